@@ -172,11 +172,19 @@ func (f *Fake) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if m.h == nil {
-		// getUpdates: visible as soon as it arrives, so tests can wait for
-		// the poll to start before pushing.
+		// getUpdates: visible as soon as it has confirmed updates by its
+		// offset and starts waiting, so tests can wait for the poll to
+		// start before pushing.
+		gen, e := f.beginPollLocked(call)
+		if e != nil {
+			f.finishLocked(call, e)
+			f.mu.Unlock()
+			writeError(w, e)
+			return
+		}
 		f.notifyLocked()
 		f.mu.Unlock()
-		f.getUpdates(w, r, call)
+		f.waitPoll(w, r, call, gen)
 		return
 	}
 	res, apiErr := m.h(f, call)

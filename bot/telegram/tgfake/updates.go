@@ -243,34 +243,16 @@ func commandEntities(text string) []models.MessageEntity {
 	return out
 }
 
-// getUpdates serves long polling: it answers as soon as an update is
-// queued, or with [] when timeout seconds pass, the client goes away or
-// the fake closes. A newer getUpdates ends an older one with 409, as the
-// real API does when two instances poll.
-func (f *Fake) getUpdates(w http.ResponseWriter, r *http.Request, c *Call) {
+// beginPollLocked starts a getUpdates call: it refuses while a webhook is
+// set, confirms (drops) the updates before offset, and makes this poll the
+// current one; an older poll still waiting then ends with 409, as the real
+// API ends it when a second instance polls.
+func (f *Fake) beginPollLocked(c *Call) (uint64, *apiError) {
 	p := c.Params
-	limit := int(p.Int("limit"))
-	if limit < 1 || limit > 100 {
-		limit = 100
-	}
-	timeout := time.Duration(max(p.Int("timeout"), 0)) * time.Second
-	var timer <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		timer = t.C
-	}
-
-	f.mu.Lock()
 	if f.webhook.URL != "" {
-		e := conflict("can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
-		f.finishLocked(c, e)
-		f.mu.Unlock()
-		writeError(w, e)
-		return
+		return 0, conflict("can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first")
 	}
 	f.pollGen++
-	gen := f.pollGen
 	if p.Has("allowed_updates") {
 		// The real API remembers allowed_updates until changed.
 		f.allowed = stringList(p["allowed_updates"])
@@ -283,7 +265,25 @@ func (f *Fake) getUpdates(w http.ResponseWriter, r *http.Request, c *Call) {
 	case offset < 0:
 		f.updates = f.updates[max(0, len(f.updates)+int(offset)):]
 	}
-	f.notifyLocked() // wakes an older poll so it can see it was replaced
+	return f.pollGen, nil
+}
+
+// waitPoll answers a getUpdates call as soon as an update is queued, or
+// with [] when its timeout passes, the client goes away or the fake
+// closes.
+func (f *Fake) waitPoll(w http.ResponseWriter, r *http.Request, c *Call, gen uint64) {
+	p := c.Params
+	limit := int(p.Int("limit"))
+	if limit < 1 || limit > 100 {
+		limit = 100
+	}
+	var timer <-chan time.Time
+	if timeout := time.Duration(max(p.Int("timeout"), 0)) * time.Second; timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		timer = t.C
+	}
+	f.mu.Lock()
 	for {
 		var e *apiError
 		switch {
