@@ -132,3 +132,12 @@ func wantErrContains(t *testing.T, err error, sentinel error, text string) {
 		t.Errorf("error %q does not contain %q", err, text)
 	}
 }
+
+func jsonMarshal(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
