@@ -145,7 +145,8 @@ func (f *Fake) Close() {
 // Call is one request the fake received.
 type Call struct {
 	// Method is the API method as the fake knows it (e.g. "sendMessage"),
-	// or the path segment as sent when the method is unknown.
+	// the path segment as sent when the method is unknown, or "file" for a
+	// download from /file/bot<token>/<file_path>.
 	Method string
 	// Params holds every parameter, decoded: see Params.
 	Params Params
@@ -385,14 +386,16 @@ func (f *Fake) Pending() int {
 }
 
 // SetUser sets the profile (names, username, language_code) the update
-// helpers use for a user.
+// helpers use for a user. A private chat takes its names from the user
+// when first used, so call SetUser before that.
 func (f *Fake) SetUser(u models.User) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.users[u.ID] = u
 }
 
-// SetChat sets a chat's type, title or username. Without it a positive id
+// SetChat sets a chat's type, title or username for messages made after
+// it. Without it a positive id
 // is a private chat, an id at or below -1000000000000 a supergroup and any
 // other negative id a basic group.
 func (f *Fake) SetChat(c models.Chat) {

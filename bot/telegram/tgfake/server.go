@@ -218,6 +218,7 @@ type fault struct {
 // An empty description takes the real API's wording for the code; a 429
 // always carries parameters.retry_after (at least 1), as the real one does.
 // Faults queue: a second FailNext applies after the first is used up.
+// n < 1 adds nothing.
 func (f *Fake) FailNext(method string, n, code int, description string, retryAfter int) {
 	if description == "" {
 		description = defaultDescription(code, retryAfter)
