@@ -256,6 +256,7 @@ const (
 	StatusDelivered DeliveryStatus = 3
 )
 
+// String names the status for logs.
 func (s DeliveryStatus) String() string {
 	switch s {
 	case StatusWaiting:

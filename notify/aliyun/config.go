@@ -42,7 +42,7 @@ type Config struct {
 // Templates holds approved template codes (SMS_ followed by digits). An
 // empty code means that kind of message is not sent by SMS.
 type Templates struct {
-	// VerifyCode is the phone-binding code; its text uses ${code}.
+	// VerifyCode carries the 6-digit phone-binding code.
 	VerifyCode string `yaml:"verify_code"`
 	// Reminder announces a booking or event that is coming up.
 	Reminder string `yaml:"reminder"`
@@ -62,6 +62,7 @@ type ConfigError struct {
 	Problem string
 }
 
+// Error reads "key: problem".
 func (e *ConfigError) Error() string { return e.Key + ": " + e.Problem }
 
 // WithDefaults returns c with empty RegionID, Endpoint and Scheme filled in
@@ -161,6 +162,9 @@ func (c Config) String() string {
 	return fmt.Sprintf("aliyun.Config{AccessKeyID:%q AccessKeySecret:%s RegionID:%q Endpoint:%q Scheme:%q SignName:%q Templates:%+v}",
 		c.AccessKeyID, secret, c.RegionID, c.Endpoint, c.Scheme, c.SignName, c.Templates)
 }
+
+// GoString is String, so that %#v does not print the secret either.
+func (c Config) GoString() string { return c.String() }
 
 // LogValue keeps the secret out of slog output.
 func (c Config) LogValue() slog.Value {

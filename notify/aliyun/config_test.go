@@ -65,7 +65,7 @@ func TestConfigNeverShowsSecret(t *testing.T) {
 	c := validConfig()
 	var b strings.Builder
 	slog.New(slog.NewTextHandler(&b, nil)).Info("config", "sms", c)
-	for _, s := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%v %+v %s", c, c, c), b.String()} {
+	for _, s := range []string{c.String(), fmt.Sprint(c), fmt.Sprintf("%v %+v %s %#v", c, c, c, c), fmt.Sprintf("%v", &c), b.String()} {
 		if strings.Contains(s, c.AccessKeySecret) {
 			t.Fatalf("secret in %q", s)
 		}

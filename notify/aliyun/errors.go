@@ -35,6 +35,7 @@ const (
 	KindAccount
 )
 
+// String names the kind for logs and metrics labels.
 func (k Kind) String() string {
 	switch k {
 	case KindThrottled:
@@ -149,6 +150,7 @@ type Error struct {
 	HTTPStatus int
 }
 
+// Error reads "aliyun: OP: CODE: MESSAGE (request ID)".
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("aliyun: " + e.Op + ": ")
