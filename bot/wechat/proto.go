@@ -3,11 +3,15 @@
 // and passive reply rendering.
 //
 // It deliberately uses only the standard library. The silenceper/wechat SDK
-// was read as a reference, but its server package logs every request body at
-// debug level through the global logrus logger (and the SDK root package's
-// init turns that logger to debug on stdout), its decryption relies on
-// recover() instead of bounds checks, and it encrypts an empty reply in safe
-// mode. None of that belongs in a desk that handles residents' messages.
+// (v2.1.10) was read as a reference, but its server package logs every
+// request body at debug level through the global logrus logger (and the SDK
+// root package's init turns that logger to debug on stdout), compares
+// signatures with ==, panics from Render when writing the response fails,
+// parses the timestamp as a 32-bit number, and in safe mode encrypts an
+// empty reply. Its util.DecryptMsg survives bad input only by recover()
+// and does not check every padding byte. None of that belongs in a desk
+// that handles residents' messages; the SDK's util package serves the tests
+// as a second opinion.
 //
 // Configure the account's message format as XML. JSON bodies are understood
 // (WeChat's published safe-mode sample is JSON), but replies are always XML.
