@@ -477,9 +477,9 @@ func TestTimeoutFromHTTPClient(t *testing.T) {
 	}))
 	defer s.Close()
 	defer close(release)
-	hc := s.Client()
+	hc := *s.Client() // a copy: the server hands out one shared client
 	hc.Timeout = 50 * time.Millisecond
-	c, err := aliyun.New(fakeConfig(s), hc)
+	c, err := aliyun.New(fakeConfig(s), &hc)
 	if err != nil {
 		t.Fatal(err)
 	}
