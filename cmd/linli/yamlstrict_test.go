@@ -634,6 +634,29 @@ func TestEditDistance(t *testing.T) {
 	}
 }
 
+// FuzzDecodeStrict checks that no input makes decodeStrict panic, hang or
+// answer inconsistently: problems come sorted by line, all name the file,
+// and the same input gives the same problems.
+func FuzzDecodeStrict(f *testing.F) {
+	f.Add([]byte("server:\n  listen: a\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var a, b tConfig
+		pa, _ := decodeStrict("f.yaml", data, &a)
+		pb, _ := decodeStrict("f.yaml", data, &b)
+		if !slices.Equal(pa, pb) {
+			t.Fatalf("not deterministic:\n%v\n%v", pa, pb)
+		}
+		if !slices.IsSortedFunc(pa, func(x, y Problem) int { return x.Line - y.Line }) {
+			t.Fatalf("problems not sorted by line: %v", pa)
+		}
+		for _, p := range pa {
+			if !strings.HasPrefix(p.String(), "f.yaml") || p.Msg == "" || p.Line < 0 {
+				t.Fatalf("malformed problem %#v", p)
+			}
+		}
+	})
+}
+
 // tOdd gathers field types a config should not have, to check that they
 // are reported (or ignored) rather than making reflect panic.
 type tOdd struct {
