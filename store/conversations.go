@@ -1,0 +1,46 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// Conversation is the persisted state of a resident's current flow. The
+// engine owns the meaning of State; the store keeps it so that a restart
+// never strands a resident mid-flow.
+type Conversation struct {
+	ResidentID int64
+	Flow       string
+	State      []byte
+	UpdatedAt  time.Time
+}
+
+// Conversation returns the resident's conversation or ErrNotFound.
+func (s *Store) Conversation(ctx context.Context, residentID int64) (Conversation, error) {
+	c := Conversation{ResidentID: residentID}
+	var state string
+	var updated int64
+	err := s.db.QueryRowContext(ctx, "SELECT flow, state, updated_at FROM conversations WHERE resident_id = ?", residentID).
+		Scan(&c.Flow, &state, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	c.State, c.UpdatedAt = []byte(state), time.Unix(updated, 0)
+	return c, err
+}
+
+// SaveConversation stores the conversation, replacing the previous one.
+func (s *Store) SaveConversation(ctx context.Context, c Conversation) error {
+	_, err := s.exec(ctx, `INSERT INTO conversations (resident_id, flow, state, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (resident_id) DO UPDATE SET flow = excluded.flow, state = excluded.state, updated_at = excluded.updated_at`,
+		c.ResidentID, c.Flow, string(c.State), c.UpdatedAt.Unix())
+	return err
+}
+
+// DeleteConversation forgets the resident's conversation.
+func (s *Store) DeleteConversation(ctx context.Context, residentID int64) error {
+	_, err := s.exec(ctx, "DELETE FROM conversations WHERE resident_id = ?", residentID)
+	return err
+}

@@ -1,0 +1,76 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+)
+
+// Direction of a logged message.
+const (
+	DirectionIn  = "in"
+	DirectionOut = "out"
+)
+
+// LoggedMessage is one line of a resident's conversation log.
+type LoggedMessage struct {
+	ID         int64
+	ResidentID int64
+	Direction  string
+	Channel    string
+	Text       string
+	CreatedAt  time.Time
+}
+
+// LogMessage appends to a resident's message log.
+func (s *Store) LogMessage(ctx context.Context, m LoggedMessage) error {
+	_, err := s.exec(ctx, "INSERT INTO message_log (resident_id, direction, channel, text, created_at) VALUES (?, ?, ?, ?, ?)",
+		m.ResidentID, m.Direction, m.Channel, m.Text, m.CreatedAt.Unix())
+	return err
+}
+
+// LogMessages appends several lines in one transaction.
+func (s *Store) LogMessages(ctx context.Context, ms []LoggedMessage) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, m := range ms {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO message_log (resident_id, direction, channel, text, created_at) VALUES (?, ?, ?, ?, ?)",
+				m.ResidentID, m.Direction, m.Channel, m.Text, m.CreatedAt.Unix()); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// RecentMessages returns the last n lines of a resident's log, oldest first.
+func (s *Store) RecentMessages(ctx context.Context, residentID int64, n int) ([]LoggedMessage, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, resident_id, direction, channel, text, created_at FROM
+		(SELECT * FROM message_log WHERE resident_id = ? ORDER BY id DESC LIMIT ?) AS recent ORDER BY id`, residentID, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []LoggedMessage
+	for rows.Next() {
+		var m LoggedMessage
+		var at int64
+		if err := rows.Scan(&m.ID, &m.ResidentID, &m.Direction, &m.Channel, &m.Text, &at); err != nil {
+			return nil, err
+		}
+		m.CreatedAt = time.Unix(at, 0)
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// PurgeMessages deletes log lines older than before.
+func (s *Store) PurgeMessages(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.exec(ctx, "DELETE FROM message_log WHERE created_at < ?", before.Unix())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}

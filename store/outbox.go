@@ -1,0 +1,285 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Outbox statuses.
+const (
+	OutboxPending     = "pending"     // waiting for its due time
+	OutboxLeased      = "leased"      // a dispatcher is sending it
+	OutboxSent        = "sent"        // handed to a channel or provider
+	OutboxDelivered   = "delivered"   // the provider confirmed delivery
+	OutboxFailed      = "failed"      // permanently failed
+	OutboxUnreachable = "unreachable" // no channel could reach the resident
+	OutboxCancelled   = "cancelled"   // withdrawn before it was sent
+	OutboxHeld        = "held"        // waiting for a pull channel (web chat, console) to collect it
+)
+
+// OutboxBody is what an outbox row carries, in a channel-neutral form: the
+// text and buttons for chat channels, and the approved template and its
+// parameters for SMS and WeChat template messages, which cannot carry free text.
+type OutboxBody struct {
+	Text        string            `json:"text,omitempty"`
+	Choices     []OutboxChoice    `json:"choices,omitempty"`
+	ImageURL    string            `json:"image_url,omitempty"`
+	Template    string            `json:"template,omitempty"` // a template name of the config: reminder, survey, notice, ticket_update, verify_code
+	Params      map[string]string `json:"params,omitempty"`
+	Lang        string            `json:"lang,omitempty"`
+	ThreadRef   string            `json:"thread_ref,omitempty"` // a channel message this one continues (Telegram reply_to)
+	SMSFallback bool              `json:"sms_fallback,omitempty"`
+}
+
+// OutboxChoice is a button carried by an outbox row.
+type OutboxChoice struct {
+	Payload string `json:"payload"`
+	Label   string `json:"label"`
+}
+
+// OutboxRow is one message to be sent later than the immediate reply.
+type OutboxRow struct {
+	ID            int64
+	Kind          string
+	ResidentID    int64  // 0 for rows addressed to a target (e.g. the staff group)
+	TargetChannel string // when set, send only there (e.g. telegram)
+	TargetAddress string // e.g. a chat id
+	Body          OutboxBody
+	Ref           string // what it is about, e.g. a ticket number
+	DedupeKey     string
+	Urgent        bool
+	DueAt         time.Time
+	Status        string
+	Attempts      int
+	LeaseUntil    time.Time
+	Channel       string // the channel that finally carried it
+	Provider      string
+	ProviderID    string
+	Error         string
+	CreatedAt     time.Time
+	SentAt        time.Time
+	DeliveredAt   time.Time
+}
+
+const outboxColumns = `id, kind, resident_id, target_channel, target_address, body, ref, dedupe_key, urgent, due_at,
+	status, attempts, lease_until, channel, provider, provider_id, error, created_at, sent_at, delivered_at`
+
+func scanOutbox(row interface{ Scan(...any) error }) (OutboxRow, error) {
+	var o OutboxRow
+	var resident, lease, due, created, sent, delivered sql.NullInt64
+	var dedupe sql.NullString
+	var body string
+	err := row.Scan(&o.ID, &o.Kind, &resident, &o.TargetChannel, &o.TargetAddress, &body, &o.Ref, &dedupe, &o.Urgent, &due,
+		&o.Status, &o.Attempts, &lease, &o.Channel, &o.Provider, &o.ProviderID, &o.Error, &created, &sent, &delivered)
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, ErrNotFound
+	}
+	if err != nil {
+		return o, err
+	}
+	if err := json.Unmarshal([]byte(body), &o.Body); err != nil {
+		return o, fmt.Errorf("store: outbox %d body: %w", o.ID, err)
+	}
+	o.ResidentID, o.DedupeKey = resident.Int64, dedupe.String
+	o.DueAt, o.LeaseUntil, o.CreatedAt = fromUnix(due), fromUnix(lease), fromUnix(created)
+	o.SentAt, o.DeliveredAt = fromUnix(sent), fromUnix(delivered)
+	return o, nil
+}
+
+func scanOutboxRows(rows *sql.Rows, err error) ([]OutboxRow, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []OutboxRow
+	for rows.Next() {
+		o, err := scanOutbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// EnqueueOutbox stores rows in one transaction and returns their ids. A row
+// whose DedupeKey already exists is skipped (its id is 0 in the result), so
+// a retried enqueue never doubles a message.
+func (s *Store) EnqueueOutbox(ctx context.Context, rows []OutboxRow) ([]int64, error) {
+	ids := make([]int64, len(rows))
+	now := s.now()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (kind, resident_id, target_channel, target_address, body, ref,
+			dedupe_key, urgent, due_at, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT DO NOTHING RETURNING id`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for i, r := range rows {
+			var resident, dedupe any
+			if r.ResidentID != 0 {
+				resident = r.ResidentID
+			}
+			if r.DedupeKey != "" {
+				dedupe = r.DedupeKey
+			}
+			body, err := json.Marshal(r.Body)
+			if err != nil {
+				return err
+			}
+			due := r.DueAt
+			if due.IsZero() {
+				due = now
+			}
+			err = stmt.QueryRowContext(ctx, r.Kind, resident, r.TargetChannel, r.TargetAddress, string(body), r.Ref,
+				dedupe, r.Urgent, due.Unix(), OutboxPending, now.Unix()).Scan(&ids[i])
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+		}
+		return nil
+	})
+	return ids, err
+}
+
+// OutboxRowByID returns one row.
+func (s *Store) OutboxRowByID(ctx context.Context, id int64) (OutboxRow, error) {
+	return scanOutbox(s.db.QueryRowContext(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE id = ?", id))
+}
+
+// LeaseOutbox claims up to limit due rows for one dispatcher until
+// now+lease. Rows whose earlier lease ran out (a dispatcher died mid-send)
+// are claimed again too; the caller can tell them by Attempts > 0 and
+// Status == leased in the returned copy, and must reconcile before resending.
+func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int, channels ...string) ([]OutboxRow, error) {
+	var out []OutboxRow
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		q := "SELECT " + outboxColumns + ` FROM outbox WHERE
+			((status = 'pending' AND due_at <= ?) OR (status = 'leased' AND lease_until <= ?))`
+		args := []any{now.Unix(), now.Unix()}
+		if len(channels) > 0 {
+			q += " AND target_channel IN (?" + strings.Repeat(", ?", len(channels)-1) + ")"
+			for _, c := range channels {
+				args = append(args, c)
+			}
+		}
+		q += " ORDER BY urgent DESC, due_at, id LIMIT ?"
+		args = append(args, limit)
+		rows, err := scanOutboxRows(tx.QueryContext(ctx, q, args...))
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if _, err := tx.ExecContext(ctx, "UPDATE outbox SET status = 'leased', lease_until = ?, attempts = attempts + 1 WHERE id = ?",
+				now.Add(lease).Unix(), r.ID); err != nil {
+				return err
+			}
+		}
+		out = rows
+		return nil
+	})
+	return out, err
+}
+
+// OutboxOutcome is what happened to a leased row.
+type OutboxOutcome struct {
+	Status     string // sent, delivered, failed, unreachable, or pending to retry at RetryAt
+	Channel    string
+	Provider   string
+	ProviderID string
+	Error      string
+	RetryAt    time.Time
+	At         time.Time
+}
+
+// FinishOutbox records the outcome of a send and releases the lease.
+func (s *Store) FinishOutbox(ctx context.Context, id int64, o OutboxOutcome) error {
+	if o.At.IsZero() {
+		o.At = s.now()
+	}
+	var sent, delivered any
+	switch o.Status {
+	case OutboxSent:
+		sent = o.At.Unix()
+	case OutboxDelivered:
+		sent, delivered = o.At.Unix(), o.At.Unix()
+	}
+	due := any(nil)
+	if o.Status == OutboxPending {
+		due = o.RetryAt.Unix()
+	}
+	_, err := s.exec(ctx, `UPDATE outbox SET status = ?, lease_until = NULL, channel = ?, provider = ?, provider_id = ?, error = ?,
+		sent_at = COALESCE(?, sent_at), delivered_at = COALESCE(?, delivered_at), due_at = COALESCE(?, due_at) WHERE id = ?`,
+		o.Status, o.Channel, o.Provider, o.ProviderID, o.Error, sent, delivered, due, id)
+	return err
+}
+
+// CancelOutbox withdraws pending rows about ref for a resident (e.g. the
+// reminders of a cancelled booking). It returns how many were cancelled.
+func (s *Store) CancelOutbox(ctx context.Context, residentID int64, ref string) (int64, error) {
+	res, err := s.exec(ctx, "UPDATE outbox SET status = 'cancelled' WHERE resident_id = ? AND ref = ? AND status = 'pending'", residentID, ref)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// HoldOutbox parks a leased row for a pull channel (the web chat, the
+// console), which collects it when the resident is next there.
+func (s *Store) HoldOutbox(ctx context.Context, id int64, channel, address string) error {
+	_, err := s.exec(ctx, `UPDATE outbox SET status = 'held', lease_until = NULL, channel = ?, target_channel = ?, target_address = ?
+		WHERE id = ?`, channel, channel, address, id)
+	return err
+}
+
+// HeldOutbox lists rows waiting for a pull channel to collect them for one
+// address, oldest first.
+func (s *Store) HeldOutbox(ctx context.Context, channel, address string) ([]OutboxRow, error) {
+	return scanOutboxRows(s.db.QueryContext(ctx, "SELECT "+outboxColumns+` FROM outbox
+		WHERE target_channel = ? AND target_address = ? AND status = 'held' ORDER BY id`,
+		channel, address))
+}
+
+// OutboxCounts returns the number of rows by status and kind.
+func (s *Store) OutboxCounts(ctx context.Context) (map[[2]string]int, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT status, kind, COUNT(*) FROM outbox GROUP BY status, kind")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[[2]string]int{}
+	for rows.Next() {
+		var st, kind string
+		var n int
+		if err := rows.Scan(&st, &kind, &n); err != nil {
+			return nil, err
+		}
+		out[[2]string{st, kind}] = n
+	}
+	return out, rows.Err()
+}
+
+// RecentOutbox lists the newest rows, for the operator's dev page.
+func (s *Store) RecentOutbox(ctx context.Context, limit int) ([]OutboxRow, error) {
+	return scanOutboxRows(s.db.QueryContext(ctx, "SELECT "+outboxColumns+" FROM outbox ORDER BY id DESC LIMIT ?", limit))
+}
+
+// ReleaseOutbox returns leased rows that were never attempted to pending,
+// undoing the attempt their lease counted (a dispatcher stopping).
+func (s *Store) ReleaseOutbox(ctx context.Context, rows []OutboxRow) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, r := range rows {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'pending', lease_until = NULL,
+				attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = ? AND status = 'leased'`, r.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

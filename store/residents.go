@@ -1,0 +1,191 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Resident is a person the office serves, reachable through one or more identities.
+type Resident struct {
+	ID           int64
+	Name         string
+	Phone        string
+	Language     string // the resident's own choice; empty: follow the channel or community default
+	Building     string
+	Unsubscribed bool
+	ConsentAt    time.Time
+	CreatedAt    time.Time
+	ErasedAt     time.Time
+}
+
+// Identity is one way to reach a resident: a WeChat openid, a Telegram user,
+// a web session, a console name or a phone.
+type Identity struct {
+	ID            int64
+	ResidentID    int64
+	Channel       string
+	ExternalID    string
+	ChatID        string
+	DisplayName   string
+	Unreachable   bool
+	LastInboundAt time.Time
+	CreatedAt     time.Time
+}
+
+const residentColumns = "id, name, phone, language, building, unsubscribed, consent_at, created_at, erased_at"
+
+func scanResident(row interface{ Scan(...any) error }) (Resident, error) {
+	var r Resident
+	var consent, created, erased sql.NullInt64
+	err := row.Scan(&r.ID, &r.Name, &r.Phone, &r.Language, &r.Building, &r.Unsubscribed, &consent, &created, &erased)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrNotFound
+	}
+	r.ConsentAt, r.CreatedAt, r.ErasedAt = fromUnix(consent), fromUnix(created), fromUnix(erased)
+	return r, err
+}
+
+const identityColumns = "id, resident_id, channel, external_id, chat_id, display_name, unreachable, last_inbound_at, created_at"
+
+func scanIdentity(row interface{ Scan(...any) error }) (Identity, error) {
+	var i Identity
+	var last, created sql.NullInt64
+	err := row.Scan(&i.ID, &i.ResidentID, &i.Channel, &i.ExternalID, &i.ChatID, &i.DisplayName, &i.Unreachable, &last, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return i, ErrNotFound
+	}
+	i.LastInboundAt, i.CreatedAt = fromUnix(last), fromUnix(created)
+	return i, err
+}
+
+// IdentityKey names an identity on a channel.
+type IdentityKey struct {
+	Channel     string
+	ExternalID  string
+	ChatID      string // where replies go when it differs from ExternalID (Telegram chats)
+	DisplayName string
+}
+
+// ResolveIdentity finds the resident behind an identity, creating both on
+// first contact, and records the inbound time (WeChat's 48-hour window is
+// counted from it). created reports a first contact.
+func (s *Store) ResolveIdentity(ctx context.Context, k IdentityKey, at time.Time) (Resident, Identity, bool, error) {
+	if k.Channel == "" || k.ExternalID == "" {
+		return Resident{}, Identity{}, false, errors.New("store: identity needs a channel and an id")
+	}
+	var (
+		res     Resident
+		id      Identity
+		created bool
+	)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		id, err = scanIdentity(tx.QueryRowContext(ctx, "SELECT "+identityColumns+" FROM identities WHERE channel = ? AND external_id = ?", k.Channel, k.ExternalID))
+		switch {
+		case errors.Is(err, ErrNotFound):
+			created = true
+			var rid int64
+			if err := tx.QueryRowContext(ctx, "INSERT INTO residents (created_at) VALUES (?) RETURNING id", at.Unix()).Scan(&rid); err != nil {
+				return fmt.Errorf("store: new resident: %w", err)
+			}
+			id, err = scanIdentity(tx.QueryRowContext(ctx, `INSERT INTO identities
+				(resident_id, channel, external_id, chat_id, display_name, last_inbound_at, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING `+identityColumns,
+				rid, k.Channel, k.ExternalID, k.ChatID, k.DisplayName, at.Unix(), at.Unix()))
+			if err != nil {
+				return fmt.Errorf("store: new identity: %w", err)
+			}
+		case err != nil:
+			return fmt.Errorf("store: find identity: %w", err)
+		default:
+			// A message proves the identity reachable again (a resident who
+			// unblocked the bot or followed the account anew).
+			_, err = tx.ExecContext(ctx, `UPDATE identities SET last_inbound_at = ?, unreachable = 0,
+				chat_id = CASE WHEN ? <> '' THEN ? ELSE chat_id END,
+				display_name = CASE WHEN ? <> '' THEN ? ELSE display_name END
+				WHERE id = ?`, at.Unix(), k.ChatID, k.ChatID, k.DisplayName, k.DisplayName, id.ID)
+			if err != nil {
+				return fmt.Errorf("store: touch identity: %w", err)
+			}
+			id.LastInboundAt, id.Unreachable = at, false
+			if k.ChatID != "" {
+				id.ChatID = k.ChatID
+			}
+			if k.DisplayName != "" {
+				id.DisplayName = k.DisplayName
+			}
+		}
+		res, err = scanResident(tx.QueryRowContext(ctx, "SELECT "+residentColumns+" FROM residents WHERE id = ?", id.ResidentID))
+		return err
+	})
+	return res, id, created, err
+}
+
+// FindIdentity returns an identity without creating it.
+func (s *Store) FindIdentity(ctx context.Context, channel, externalID string) (Identity, error) {
+	return scanIdentity(s.db.QueryRowContext(ctx, "SELECT "+identityColumns+" FROM identities WHERE channel = ? AND external_id = ?", channel, externalID))
+}
+
+// Resident returns one resident.
+func (s *Store) Resident(ctx context.Context, id int64) (Resident, error) {
+	return scanResident(s.db.QueryRowContext(ctx, "SELECT "+residentColumns+" FROM residents WHERE id = ?", id))
+}
+
+// Identities lists a resident's identities, most recently active first.
+func (s *Store) Identities(ctx context.Context, residentID int64) ([]Identity, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+identityColumns+` FROM identities WHERE resident_id = ?
+		ORDER BY COALESCE(last_inbound_at, 0) DESC, id DESC`, residentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Identity
+	for rows.Next() {
+		i, err := scanIdentity(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, i)
+	}
+	return out, rows.Err()
+}
+
+// SetResidentLanguage records the resident's own language choice.
+func (s *Store) SetResidentLanguage(ctx context.Context, residentID int64, lang string) error {
+	_, err := s.exec(ctx, "UPDATE residents SET language = ? WHERE id = ?", lang, residentID)
+	return err
+}
+
+// SetResidentPhone records a resident's contact phone.
+func (s *Store) SetResidentPhone(ctx context.Context, residentID int64, phone string) error {
+	_, err := s.exec(ctx, "UPDATE residents SET phone = ? WHERE id = ?", phone, residentID)
+	return err
+}
+
+// SetResidentBuilding records the building a resident gave, used to target notices.
+func (s *Store) SetResidentBuilding(ctx context.Context, residentID int64, building string) error {
+	_, err := s.exec(ctx, "UPDATE residents SET building = ? WHERE id = ?", building, residentID)
+	return err
+}
+
+// SetUnsubscribed records whether a resident refuses non-essential notices.
+func (s *Store) SetUnsubscribed(ctx context.Context, residentID int64, v bool) error {
+	_, err := s.exec(ctx, "UPDATE residents SET unsubscribed = ? WHERE id = ?", v, residentID)
+	return err
+}
+
+// SetConsent records when the resident agreed to the processing of their data.
+func (s *Store) SetConsent(ctx context.Context, residentID int64, at time.Time) error {
+	_, err := s.exec(ctx, "UPDATE residents SET consent_at = ? WHERE id = ?", unix(at), residentID)
+	return err
+}
+
+// SetIdentityUnreachable marks an identity that can no longer receive pushes
+// (blocked the bot, unfollowed the account); a later message clears it.
+func (s *Store) SetIdentityUnreachable(ctx context.Context, channel, externalID string, v bool) error {
+	_, err := s.exec(ctx, "UPDATE identities SET unreachable = ? WHERE channel = ? AND external_id = ?", v, channel, externalID)
+	return err
+}

@@ -1,0 +1,235 @@
+// Package store holds every SQL statement of linli: migrations, queries and
+// transactions. It makes no business decisions; callers in flows and notify do.
+//
+// The SQL is kept portable where that costs nothing (ON CONFLICT, RETURNING,
+// integer unix timestamps, no SQLite-only functions in queries) because a
+// PostgreSQL store for several instances is planned.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// ErrNotFound is returned when the row asked for does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrConflict is returned when a conditional change did not apply because the
+// row is not in the state the caller expected (e.g. a ticket already claimed).
+var ErrConflict = errors.New("store: state changed")
+
+// Config is the `store` section of the config file.
+type Config struct {
+	// Path is the SQLite database file; its directory is created if missing.
+	Path string `yaml:"path"`
+	// MessageRetentionDays bounds how long message logs are kept (0: forever).
+	MessageRetentionDays int `yaml:"message_retention_days"`
+}
+
+// Store is the database. It is safe for concurrent use.
+type Store struct {
+	db *sql.DB
+	// wmu serialises this process's write transactions: SQLite has one writer,
+	// and queuing in Go is fairer and cheaper than spinning in busy_timeout.
+	// busy_timeout still covers other processes (backups, a second instance).
+	wmu sync.Mutex
+	now func() time.Time
+}
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Open opens (creating if needed) the database at path and applies every
+// migration that has not run yet.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("store: empty database path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("store: create directory: %w", err)
+		}
+	}
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	// A bounded pool: WAL lets readers run beside the single writer.
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db, now: time.Now}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// SetClock replaces the clock used for created/updated times (tests move it).
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// Now returns the store's current time, truncated to seconds as stored.
+func (s *Store) Now() time.Time { return s.now() }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+// DB exposes the handle for the backup command and tests that inspect tables.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// tx runs fn in one immediate write transaction.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// exec runs one write statement outside an explicit transaction.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.db.ExecContext(ctx, query, args...)
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		name := e.Name()
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("store: migration %q: name must start with a number and '_'", name)
+		}
+		body, err := fs.ReadFile(migrationFiles, "migrations/"+name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: name, sql: string(body)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("store: two migrations numbered %d", ms[i].version)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies pending migrations in order, each in its own transaction
+// together with the row that records it, so a crash never half-applies one
+// and re-running is a no-op.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	if _, err := s.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		name TEXT NOT NULL,
+		applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("store: migrations table: %w", err)
+	}
+	for _, m := range ms {
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.version).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return fmt.Errorf("store: migration %s: %w", m.name, err)
+			}
+			_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+				m.version, m.name, s.now().Unix())
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the highest applied migration.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	err := s.db.QueryRowContext(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&v)
+	return int(v.Int64), err
+}
+
+// unix converts a time to the stored integer form; the zero time is NULL.
+func unix(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.Unix()
+}
+
+// fromUnix converts a stored integer back; NULL becomes the zero time.
+func fromUnix(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.Unix(v.Int64, 0)
+}
+
+// nextCounter increments and returns a named counter inside tx.
+func nextCounter(ctx context.Context, tx *sql.Tx, name string) (int64, error) {
+	var v int64
+	err := tx.QueryRowContext(ctx, "UPDATE counters SET value = value + 1 WHERE name = ? RETURNING value", name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("store: counter %q missing", name)
+	}
+	return v, err
+}
