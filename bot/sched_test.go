@@ -1,0 +1,5 @@
+package bot
+
+import "runtime"
+
+func runtimeGosched() { runtime.Gosched() }
