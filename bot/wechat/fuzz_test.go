@@ -18,7 +18,7 @@ import (
 // fuzzConfig uses the published vector's credentials so the safe-mode seeds
 // (including WeChat's own sample) get past msg_signature and exercise
 // decryption.
-func fuzzConfig(t testing.TB) Config { return vecConfig(t) }
+func fuzzConfig(t testing.TB) ProtoConfig { return vecConfig(t) }
 
 func FuzzParseInbound(f *testing.F) {
 	// The checked-in corpus under testdata/fuzz/FuzzParseInbound holds one

@@ -291,8 +291,8 @@ func (m Mode) String() string {
 	return "Mode(" + strconv.Itoa(int(m)) + ")"
 }
 
-// Config is what ParseInbound needs to trust a request.
-type Config struct {
+// ProtoConfig is what ParseInbound needs to trust a request.
+type ProtoConfig struct {
 	// Token is the 令牌 from the console. Required.
 	Token string
 	// Crypto opens encrypted requests. Build it with the same Token. Nil
@@ -307,19 +307,19 @@ type Config struct {
 	Now func() time.Time
 }
 
-// NewConfig builds a Config whose Crypto shares its token. An empty
+// NewProtoConfig builds a ProtoConfig whose Crypto shares its token. An empty
 // encodingAESKey means plain mode only (Crypto nil).
-func NewConfig(token, encodingAESKey, appID string) (Config, error) {
+func NewProtoConfig(token, encodingAESKey, appID string) (ProtoConfig, error) {
 	if token == "" {
-		return Config{}, errors.New("wechat: token is empty")
+		return ProtoConfig{}, errors.New("wechat: token is empty")
 	}
-	cfg := Config{Token: token}
+	cfg := ProtoConfig{Token: token}
 	if encodingAESKey == "" {
 		return cfg, nil
 	}
 	c, err := NewCrypto(token, encodingAESKey, appID)
 	if err != nil {
-		return Config{}, err
+		return ProtoConfig{}, err
 	}
 	cfg.Crypto = c
 	return cfg, nil
@@ -561,12 +561,12 @@ func parseFloat(s string) (float64, error) {
 // WeChat does not sign plain bodies. In the encrypted modes msg_signature
 // covers the ciphertext and is checked before anything is decrypted, and
 // only the decrypted copy of a compatible-mode body is used.
-func ParseInbound(body []byte, q url.Values, cfg Config) (*Inbound, error) {
+func ParseInbound(body []byte, q url.Values, cfg ProtoConfig) (*Inbound, error) {
 	if len(body) > MaxBodyBytes {
 		return nil, fmt.Errorf("%w: body of %d bytes exceeds %d", ErrMalformed, len(body), MaxBodyBytes)
 	}
 	if cfg.Token == "" {
-		return nil, errors.New("wechat: Config.Token is empty")
+		return nil, errors.New("wechat: ProtoConfig.Token is empty")
 	}
 	timestamp, nonce := q.Get("timestamp"), q.Get("nonce")
 	for _, k := range []string{"timestamp", "nonce", "signature", "msg_signature", "encrypt_type"} {
@@ -610,7 +610,7 @@ func ParseInbound(body []byte, q url.Values, cfg Config) (*Inbound, error) {
 	}
 	if cfg.Crypto.token != cfg.Token {
 		// Replies would carry a msg_signature WeChat rejects.
-		return nil, errors.New("wechat: Config.Crypto was built with a different token")
+		return nil, errors.New("wechat: ProtoConfig.Crypto was built with a different token")
 	}
 	outer, err := parseWire(body)
 	if err != nil {
@@ -644,7 +644,7 @@ func ParseInbound(body []byte, q url.Values, cfg Config) (*Inbound, error) {
 	return in, nil
 }
 
-func checkSkew(timestamp string, cfg Config) error {
+func checkSkew(timestamp string, cfg ProtoConfig) error {
 	if cfg.MaxSkew <= 0 {
 		return nil
 	}

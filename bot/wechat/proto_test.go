@@ -49,9 +49,9 @@ func vecCrypto(t testing.TB) *Crypto {
 	return c
 }
 
-func vecConfig(t testing.TB) Config {
+func vecConfig(t testing.TB) ProtoConfig {
 	t.Helper()
-	return Config{Token: vecToken, Crypto: vecCrypto(t)}
+	return ProtoConfig{Token: vecToken, Crypto: vecCrypto(t)}
 }
 
 func TestVerifySignaturePublishedVector(t *testing.T) {
@@ -386,7 +386,7 @@ func TestNewCryptoValidates(t *testing.T) {
 			t.Errorf("NewCrypto(%q, %q, %q) accepted", tc.token, tc.key, tc.app)
 		}
 	}
-	cfg, err := NewConfig(vecToken, "", "")
+	cfg, err := NewProtoConfig(vecToken, "", "")
 	if err != nil || cfg.Crypto != nil {
 		t.Fatalf("plain-only config: %+v, %v", cfg, err)
 	}
@@ -480,7 +480,7 @@ func TestParseInboundPlainMessages(t *testing.T) {
 			if tc.name == "encrypt_type=raw" {
 				q.Set("encrypt_type", "raw")
 			}
-			in, err := ParseInbound([]byte(tc.body), q, Config{Token: "tok"})
+			in, err := ParseInbound([]byte(tc.body), q, ProtoConfig{Token: "tok"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -534,7 +534,7 @@ func TestParseInboundRejects(t *testing.T) {
 		name string
 		body string
 		q    url.Values
-		cfg  Config
+		cfg  ProtoConfig
 		want error
 	}{
 		{"no signature", plainText, url.Values{"timestamp": {ts}, "nonce": {nonce}}, cfg, ErrBadSignature},
@@ -552,7 +552,7 @@ func TestParseInboundRejects(t *testing.T) {
 		{"oversized body", "<xml>" + strings.Repeat(" ", MaxBodyBytes) + "</xml>", signedQuery(vecToken, ts, nonce), cfg, ErrMalformed},
 		{"oversized nonce", plainText, signedQuery(vecToken, ts, strings.Repeat("9", 200)), cfg, ErrMalformed},
 		{"unknown encrypt_type", plainText, func() url.Values { q := signedQuery(vecToken, ts, nonce); q.Set("encrypt_type", "des"); return q }(), cfg, ErrMalformed},
-		{"aes without key", safeBody(goodEnc), safeQuery(vecToken, ts, nonce, goodEnc), Config{Token: vecToken}, ErrNoKey},
+		{"aes without key", safeBody(goodEnc), safeQuery(vecToken, ts, nonce, goodEnc), ProtoConfig{Token: vecToken}, ErrNoKey},
 		{"aes without msg_signature", safeBody(goodEnc), func() url.Values { q := safeQuery(vecToken, ts, nonce, goodEnc); q.Del("msg_signature"); return q }(), cfg, ErrBadSignature},
 		{"aes with plain signature only", safeBody(goodEnc), func() url.Values {
 			q := safeQuery(vecToken, ts, nonce, goodEnc)
@@ -577,7 +577,7 @@ func TestParseInboundRejects(t *testing.T) {
 
 func TestParseInboundSkew(t *testing.T) {
 	now := time.Unix(1714112445, 0)
-	cfg := Config{Token: "tok", MaxSkew: 5 * time.Minute, Now: func() time.Time { return now }}
+	cfg := ProtoConfig{Token: "tok", MaxSkew: 5 * time.Minute, Now: func() time.Time { return now }}
 	for ts, ok := range map[string]bool{"1714112445": true, "1714112145": true, "1714112144": false, "1714112746": false, "abc": false} {
 		_, err := ParseInbound([]byte(plainText), signedQuery("tok", ts, "1"), cfg)
 		if (err == nil) != ok {
@@ -592,7 +592,7 @@ func TestParseInboundSkew(t *testing.T) {
 func TestParseInboundCryptoTokenMismatch(t *testing.T) {
 	c := vecCrypto(t)
 	enc, _ := c.seal([]byte(plainText))
-	_, err := ParseInbound([]byte(`<xml><Encrypt>`+enc+`</Encrypt></xml>`), safeQuery("other", "1", "2", enc), Config{Token: "other", Crypto: c})
+	_, err := ParseInbound([]byte(`<xml><Encrypt>`+enc+`</Encrypt></xml>`), safeQuery("other", "1", "2", enc), ProtoConfig{Token: "other", Crypto: c})
 	if err == nil || errors.Is(err, ErrBadSignature) || errors.Is(err, ErrMalformed) {
 		t.Fatalf("err = %v, want a configuration error", err)
 	}

@@ -1,4 +1,110 @@
-// Command linli is the message desk of a residential community office.
+// Command linli is the message desk of a residential community office:
+// residents report problems, book services and register for events over
+// WeChat, Telegram, the web or SMS; staff answer from the same bot.
+//
+//	linli serve --config FILE
+//	linli chat --config FILE [--as NAME]
+//	linli check --config FILE
+//	linli version
 package main
 
-func main() {}
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv))
+}
+
+const usage = `usage:
+  linli serve --config FILE          run the server, channels, scheduler and outbox
+  linli chat --config FILE [--as NAME]  talk to linli in the terminal as resident NAME
+  linli check --config FILE          validate a config file
+  linli version                      print the version
+`
+
+// run is main without the process: tests call it.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("linli "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "config file (YAML)")
+	as := "console"
+	if cmd == "chat" {
+		fs.StringVar(&as, "as", "console", "the resident's name in the terminal")
+	}
+	switch cmd {
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "linli", versionString())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "serve", "chat", "check":
+	default:
+		fmt.Fprintf(stderr, "linli: unknown command %q\n%s", cmd, usage)
+		return 2
+	}
+	if err := fs.Parse(rest); err != nil {
+		return 2
+	}
+	if *configPath == "" {
+		fmt.Fprintf(stderr, "linli %s: --config FILE is required\n", cmd)
+		return 2
+	}
+	cfg, problems := loadConfig(*configPath, getenv)
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, p.String())
+		}
+		return 1
+	}
+	if cmd == "check" {
+		fmt.Fprintf(stdout, "%s: ok\n", *configPath)
+		return 0
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch cmd {
+	case "serve":
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		err = serve(ctx, cfg, log)
+	case "chat":
+		// The terminal is the conversation; only warnings go to stderr.
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		err = chat(ctx, cfg, log, as, stdin, stdout)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(stderr, "linli %s: %v\n", cmd, err)
+		return 1
+	}
+	return 0
+}
+
+func versionString() string {
+	if version != "dev" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return version
+}

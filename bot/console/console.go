@@ -1,0 +1,96 @@
+// Package console is the terminal channel behind `linli chat`: each line of
+// input is one message from one resident, and every reply is printed
+// followed by an empty line, so a script can drive it through a pipe.
+package console
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"linli/bot"
+	"linli/store"
+)
+
+// Handler is the router (bot.Bot satisfies it).
+type Handler interface {
+	Handle(ctx context.Context, m bot.Message) ([]bot.Reply, error)
+}
+
+// Session is one resident's conversation in the terminal.
+type Session struct {
+	Handler Handler
+	// Store, when set, lets the session show what was queued for this
+	// resident while they typed (staff replies, reminders): the console is a
+	// pull channel, like the web chat.
+	Store *store.Store
+	Name  string
+	Now   func() time.Time
+}
+
+// Run reads messages from in until EOF and writes replies to out.
+func (s *Session) Run(ctx context.Context, in io.Reader, out io.Writer) error {
+	if s.Name == "" {
+		s.Name = "console"
+	}
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	w := bufio.NewWriter(out)
+	defer w.Flush()
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		line := strings.TrimRight(sc.Text(), "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		replies, err := s.Handler.Handle(ctx, bot.Message{Channel: bot.ChannelConsole, UserID: s.Name, Text: line, At: s.Now()})
+		if err != nil && !errors.Is(err, bot.ErrDuplicate) {
+			return fmt.Errorf("console: %w", err)
+		}
+		for _, r := range replies {
+			fmt.Fprintf(w, "%s\n\n", r.PlainText())
+		}
+		if err := s.flushHeld(ctx, w); err != nil {
+			return err
+		}
+		if err := w.Flush(); err != nil {
+			return fmt.Errorf("console: write: %w", err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("console: read: %w", err)
+	}
+	return nil
+}
+
+// flushHeld prints messages the outbox holds for this console resident and
+// marks them sent.
+func (s *Session) flushHeld(ctx context.Context, w io.Writer) error {
+	if s.Store == nil {
+		return nil
+	}
+	rows, err := s.Store.HeldOutbox(ctx, bot.ChannelConsole, s.Name)
+	if err != nil {
+		return fmt.Errorf("console: outbox: %w", err)
+	}
+	for _, r := range rows {
+		text := r.Body.Text
+		for i, c := range r.Body.Choices {
+			text += fmt.Sprintf("\n%d. %s", i+1, c.Label)
+		}
+		fmt.Fprintf(w, "%s\n\n", text)
+		if err := s.Store.FinishOutbox(ctx, r.ID, store.OutboxOutcome{Status: store.OutboxSent, Channel: bot.ChannelConsole, At: s.Now()}); err != nil {
+			return fmt.Errorf("console: outbox: %w", err)
+		}
+	}
+	return nil
+}
