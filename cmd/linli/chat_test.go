@@ -156,3 +156,29 @@ func TestServeBinaryStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("no orderly stop logged:\n%s", stderr.String())
 	}
 }
+
+// TestBackupCommand backs up the database of a chat session with the binary
+// and finds the ticket in the copy.
+func TestBackupCommand(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	cfg := testConfigFile(t, dir)
+	cmd := exec.Command(bin, "chat", "--config", cfg)
+	cmd.Stdin = strings.NewReader("报修\n1\n垃圾桶满了\n跳过\n跳过\n跳过\n1\n")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "T1001") {
+		t.Fatalf("chat: %v\n%s", err, out)
+	}
+	to := filepath.Join(dir, "backup", "copy.db")
+	if out, err := exec.Command(bin, "backup", "--config", cfg, "--to", to).CombinedOutput(); err != nil {
+		t.Fatalf("backup: %v\n%s", err, out)
+	}
+	// Restoring is pointing store.path at the copy.
+	body, _ := os.ReadFile(cfg)
+	restored := filepath.Join(dir, "restored.yaml")
+	os.WriteFile(restored, []byte(strings.Replace(string(body), filepath.Join(dir, "linli.db"), to, 1)), 0o600)
+	cmd = exec.Command(bin, "chat", "--config", restored)
+	cmd.Stdin = strings.NewReader("T1001\n")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "垃圾桶满了") {
+		t.Fatalf("restored chat: %v\n%s", err, out)
+	}
+}

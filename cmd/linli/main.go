@@ -5,6 +5,7 @@
 //	linli serve --config FILE
 //	linli chat --config FILE [--as NAME]
 //	linli check --config FILE
+//	linli backup --config FILE --to PATH
 //	linli version
 package main
 
@@ -32,6 +33,7 @@ const usage = `usage:
   linli serve --config FILE          run the server, channels, scheduler and outbox
   linli chat --config FILE [--as NAME]  talk to linli in the terminal as resident NAME
   linli check --config FILE          validate a config file
+  linli backup --config FILE --to PATH  copy the live database consistently
   linli version                      print the version
 `
 
@@ -49,6 +51,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	if cmd == "chat" {
 		fs.StringVar(&as, "as", "console", "the resident's name in the terminal")
 	}
+	var backupTo string
+	if cmd == "backup" {
+		fs.StringVar(&backupTo, "to", "", "where to write the copy")
+	}
 	switch cmd {
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "linli", versionString())
@@ -56,7 +62,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "serve", "chat", "check":
+	case "serve", "chat", "check", "backup":
 	default:
 		fmt.Fprintf(stderr, "linli: unknown command %q\n%s", cmd, usage)
 		return 2
@@ -66,6 +72,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	}
 	if *configPath == "" {
 		fmt.Fprintf(stderr, "linli %s: --config FILE is required\n", cmd)
+		return 2
+	}
+	if cmd == "backup" && backupTo == "" {
+		fmt.Fprintln(stderr, "linli backup: --to PATH is required")
 		return 2
 	}
 	cfg, problems := loadConfig(*configPath, getenv)
@@ -91,6 +101,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		// The terminal is the conversation; only warnings go to stderr.
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		err = chat(ctx, cfg, log, as, stdin, stdout)
+	case "backup":
+		err = backup(ctx, cfg, backupTo)
+		if err == nil {
+			fmt.Fprintf(stdout, "backup written to %s\n", backupTo)
+		}
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "linli %s: %v\n", cmd, err)

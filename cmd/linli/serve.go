@@ -143,3 +143,13 @@ func chat(ctx context.Context, cfg Config, log *slog.Logger, name string, in io.
 	s := console.Session{Handler: a.bot, Store: a.st, Name: name}
 	return s.Run(ctx, in, out)
 }
+
+// backup copies the live database (serve may be running) to path.
+func backup(ctx context.Context, cfg Config, path string) error {
+	st, err := store.Open(ctx, cfg.Store.Path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return st.Backup(ctx, path)
+}
