@@ -35,6 +35,9 @@ type Engine interface {
 // Observer is told about every handled message (metrics hook); optional.
 type Observer interface {
 	Handled(channel, kind string, took time.Duration, err error)
+	// Rejected counts a request a channel refused before it became a
+	// message: a bad signature, a wrong secret, a malformed body.
+	Rejected(channel, reason string)
 }
 
 // Options configure the router.
@@ -76,6 +79,13 @@ func New(st *store.Store, engine Engine, opt Options) *Bot {
 	return &Bot{st: st, engine: engine, opt: opt, queue: newKeyedQueue()}
 }
 
+// Rejected records a request a channel refused (for metrics).
+func (b *Bot) Rejected(channel, reason string) {
+	if b.opt.Observer != nil {
+		b.opt.Observer.Rejected(channel, reason)
+	}
+}
+
 // Store returns the router's store, for channels that record delivery state.
 func (b *Bot) Store() *store.Store { return b.st }
 
@@ -89,7 +99,7 @@ func (b *Bot) Handle(ctx context.Context, m Message) (replies []Reply, err error
 	}
 	kind := messageKind(m)
 	defer func() {
-		if b.opt.Observer != nil {
+		if b.opt.Observer != nil && !errors.Is(err, ErrDuplicate) {
 			b.opt.Observer.Handled(m.Channel, kind, time.Since(start), err)
 		}
 	}()

@@ -12,8 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"linli/bot"
 	"linli/bot/console"
 	"linli/flows"
@@ -30,6 +28,7 @@ type app struct {
 	engine *flows.Engine
 	bot    *bot.Bot
 	disp   *notify.Dispatcher
+	met    *metrics
 }
 
 // newApp opens the database (migrating it) and wires the packages together.
@@ -38,13 +37,13 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{cfg: cfg, log: log, st: st, outbox: notify.NewOutbox(st)}
-	a.engine, err = flows.New(st, cfg.flowsConfig(), flows.Options{Logger: log, Outbox: a.outbox})
+	a := &app{cfg: cfg, log: log, st: st, outbox: notify.NewOutbox(st), met: newMetrics(st, log)}
+	a.engine, err = flows.New(st, cfg.flowsConfig(), flows.Options{Logger: log, Outbox: a.outbox, Observer: a.met})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	a.bot = bot.New(st, a.engine, bot.Options{DefaultLang: cfg.Community.Language, Unavailable: flows.Unavailable, Logger: log})
+	a.bot = bot.New(st, a.engine, bot.Options{DefaultLang: cfg.Community.Language, Unavailable: flows.Unavailable, Logger: log, Observer: a.met})
 	a.disp = notify.NewDispatcher(st, notify.LogSMS{Log: log}, log, nil)
 	a.disp.RegisterPull(bot.ChannelWeb)
 	a.disp.RegisterPull(bot.ChannelConsole)
@@ -57,7 +56,7 @@ func (a *app) close() error { return a.st.Close() }
 func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
-	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("GET /metrics", a.met.handler())
 	return bot.Guard(a.log, mux)
 }
 

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"linli/store"
+)
+
+// metrics is every Prometheus series linli exports. Counters are fed by
+// the packages' observer hooks; gauges of database state are read at scrape
+// time, so they are right even after a restart.
+type metrics struct {
+	reg        *prometheus.Registry
+	inbound    *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	failures   *prometheus.CounterVec
+	flows      *prometheus.CounterVec
+	rejections *prometheus.CounterVec
+	sms        *prometheus.CounterVec
+}
+
+func newMetrics(st *store.Store, log *slog.Logger) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.inbound = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "linli_inbound_messages_total", Help: "Messages received, by channel and kind.",
+	}, []string{"channel", "kind"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "linli_reply_latency_seconds", Help: "Time from receiving a message to having its replies.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"channel"})
+	m.failures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "linli_inbound_failures_total", Help: "Messages that could not be handled, by channel.",
+	}, []string{"channel"})
+	m.flows = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "linli_flows_ended_total", Help: "Flows that ended, by flow and outcome (completed, cancelled, expired, handoff).",
+	}, []string{"flow", "outcome"})
+	m.rejections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "linli_webhook_rejections_total", Help: "Requests refused before they became messages, by channel and reason.",
+	}, []string{"channel", "reason"})
+	m.sms = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "linli_sms_total", Help: "SMS provider outcomes, by provider, result (sent, failed) and provider code.",
+	}, []string{"provider", "result", "code"})
+	m.reg.MustRegister(m.inbound, m.latency, m.failures, m.flows, m.rejections, m.sms,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&dbCollector{st: st, log: log})
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// Handled implements bot.Observer.
+func (m *metrics) Handled(channel, kind string, took time.Duration, err error) {
+	m.inbound.WithLabelValues(channel, kind).Inc()
+	m.latency.WithLabelValues(channel).Observe(took.Seconds())
+	if err != nil {
+		m.failures.WithLabelValues(channel).Inc()
+	}
+}
+
+// Rejected implements bot.Observer.
+func (m *metrics) Rejected(channel, reason string) {
+	m.rejections.WithLabelValues(channel, reason).Inc()
+}
+
+// FlowEnded implements flows.Observer.
+func (m *metrics) FlowEnded(flow, outcome string) {
+	m.flows.WithLabelValues(flow, outcome).Inc()
+}
+
+// SMSResult counts one provider call's outcome.
+func (m *metrics) SMSResult(provider, result, code string) {
+	m.sms.WithLabelValues(provider, result, code).Inc()
+}
+
+// dbCollector reads outbox and ticket counts from the database at scrape time.
+type dbCollector struct {
+	st  *store.Store
+	log *slog.Logger
+}
+
+var (
+	outboxDesc  = prometheus.NewDesc("linli_outbox_rows", "Outbox rows by status and kind.", []string{"status", "kind"}, nil)
+	openDesc    = prometheus.NewDesc("linli_tickets_open", "Tickets not yet resolved or cancelled.", nil, nil)
+	overdueDesc = prometheus.NewDesc("linli_tickets_overdue", "Open tickets past their response target without a first response.", nil, nil)
+)
+
+func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- outboxDesc
+	ch <- openDesc
+	ch <- overdueDesc
+}
+
+func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	counts, err := c.st.OutboxCounts(ctx)
+	if err == nil {
+		for k, n := range counts {
+			ch <- prometheus.MustNewConstMetric(outboxDesc, prometheus.GaugeValue, float64(n), k[0], k[1])
+		}
+	}
+	g, err2 := c.st.TicketGauges(ctx, time.Now())
+	if err2 == nil {
+		ch <- prometheus.MustNewConstMetric(openDesc, prometheus.GaugeValue, float64(g.Open))
+		ch <- prometheus.MustNewConstMetric(overdueDesc, prometheus.GaugeValue, float64(g.Overdue))
+	}
+	if err := errors.Join(err, err2); err != nil {
+		c.log.Warn("metrics: database gauges", "err", err)
+	}
+}

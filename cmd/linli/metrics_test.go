@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"linli/bot"
+)
+
+func scrape(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestMetricsAfterConversation runs a scripted report and a cancelled one,
+// then scrapes /metrics.
+func TestMetricsAfterConversation(t *testing.T) {
+	base, a, stop := startServer(t)
+	defer stop()
+	ctx := context.Background()
+	say := func(user, text string) {
+		if _, err := a.bot.Handle(ctx, bot.Message{Channel: bot.ChannelConsole, UserID: user, Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, line := range []string{"报修", "2", "楼道灯坏了", "跳过", "跳过", "跳过", "1"} {
+		say("m1", line)
+	}
+	for _, line := range []string{"报修", "取消"} {
+		say("m2", line)
+	}
+	a.bot.Rejected("wechat", "bad_signature")
+	out := scrape(t, base)
+	for _, want := range []string{
+		`linli_inbound_messages_total{channel="console",kind="text"} 9`,
+		`linli_flows_ended_total{flow="report",outcome="completed"} 1`,
+		`linli_flows_ended_total{flow="report",outcome="cancelled"} 1`,
+		`linli_reply_latency_seconds_count{channel="console"} 9`,
+		`linli_webhook_rejections_total{channel="wechat",reason="bad_signature"} 1`,
+		`linli_tickets_open 1`,
+		`linli_tickets_overdue 0`,
+		`process_resident_memory_bytes`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", out)
+	}
+}
