@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -36,6 +37,14 @@ type ServerConfig struct {
 	Listen    string `yaml:"listen"`
 	PublicURL string `yaml:"public_url"`
 	DevPages  bool   `yaml:"dev_pages"`
+	// SessionSecret signs the web chat's session cookies; empty: one is
+	// generated on first start and kept in the database.
+	SessionSecret string `yaml:"session_secret"`
+	// UploadDir holds photos sent from the web chat; empty: "uploads" beside the database.
+	UploadDir string `yaml:"upload_dir"`
+	// RealIPHeader names the header a reverse proxy sets to the client's
+	// address, for per-address limits; empty: the connection's address.
+	RealIPHeader string `yaml:"real_ip_header"`
 }
 
 // defaults are the values of keys a file leaves out.
@@ -65,6 +74,7 @@ var secretEnv = []struct {
 	env, key string
 	field    func(*Config) *string
 }{
+	{"LINLI_SESSION_SECRET", "server.session_secret", func(c *Config) *string { return &c.Server.SessionSecret }},
 	{"LINLI_WECHAT_APP_SECRET", "wechat.app_secret", func(c *Config) *string { return &c.WeChat.AppSecret }},
 	{"LINLI_WECHAT_TOKEN", "wechat.token", func(c *Config) *string { return &c.WeChat.Token }},
 	{"LINLI_WECHAT_ENCODING_AES_KEY", "wechat.encoding_aes_key", func(c *Config) *string { return &c.WeChat.EncodingAESKey }},
@@ -112,6 +122,8 @@ var (
 	keyRe   = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 	clockRe = regexp.MustCompile(`^([01]\d|2[0-3]):[0-5]\d$`)
 	dayRe   = regexp.MustCompile(`^(mon|tue|wed|thu|fri|sat|sun)$`)
+	// headerRe is an HTTP header name (RFC 9110 token characters).
+	headerRe = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 )
 
 func (v *validator) check(c *Config) {
@@ -132,6 +144,12 @@ func (v *validator) check(c *Config) {
 	}
 	if u, err := url.Parse(c.Server.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		v.add("server.public_url", "must be an http(s) URL, got %q", c.Server.PublicURL)
+	}
+	if n := len(c.Server.SessionSecret); n > 0 && n < 32 {
+		v.add("server.session_secret", "must be at least 32 characters (or empty to generate one), got %d", n)
+	}
+	if h := c.Server.RealIPHeader; h != "" && !headerRe.MatchString(h) {
+		v.add("server.real_ip_header", "must be a header name such as X-Real-IP, got %q", h)
 	}
 	if c.Store.Path == "" {
 		v.add("store.path", "must not be empty")
@@ -378,6 +396,14 @@ func (v *validator) checkPeople(c *Config) {
 			v.add(k+".to", "must be a date after from, got %q", t.To)
 		}
 	}
+}
+
+// uploadDir is where the web chat keeps photos.
+func (c Config) uploadDir() string {
+	if c.Server.UploadDir != "" {
+		return c.Server.UploadDir
+	}
+	return filepath.Join(filepath.Dir(c.Store.Path), "uploads")
 }
 
 // flowsConfig is the part of the config the conversations read.

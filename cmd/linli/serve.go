@@ -14,6 +14,7 @@ import (
 
 	"linli/bot"
 	"linli/bot/console"
+	"linli/bot/webchat"
 	"linli/flows"
 	"linli/notify"
 	"linli/store"
@@ -29,6 +30,7 @@ type app struct {
 	bot    *bot.Bot
 	disp   *notify.Dispatcher
 	met    *metrics
+	web    *webchat.Server
 }
 
 // newApp opens the database (migrating it) and wires the packages together.
@@ -47,6 +49,16 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	a.disp = notify.NewDispatcher(st, notify.LogSMS{Log: log}, log, nil)
 	a.disp.RegisterPull(bot.ChannelWeb)
 	a.disp.RegisterPull(bot.ChannelConsole)
+	loc, _ := time.LoadLocation(cfg.Community.Timezone)
+	a.web, err = webchat.New(ctx, webchat.Options{
+		Store: st, Handler: a.bot, PublicURL: cfg.Server.PublicURL, SessionSecret: cfg.Server.SessionSecret,
+		UploadDir: cfg.uploadDir(), DevPages: cfg.Server.DevPages, RealIPHeader: cfg.Server.RealIPHeader,
+		Title: cfg.Community.Name, DefaultLang: cfg.Community.Language, Location: loc, Logger: log,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -57,6 +69,7 @@ func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("GET /metrics", a.met.handler())
+	a.web.Register(mux)
 	return bot.Guard(a.log, mux)
 }
 
@@ -100,6 +113,8 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Waiting web chat polls return at once, so shutdown need not wait them out.
+	srv.RegisterOnShutdown(a.web.Stop)
 	var wg sync.WaitGroup
 	work, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
