@@ -6,6 +6,7 @@
 //	linli chat --config FILE [--as NAME]
 //	linli check --config FILE
 //	linli version
+//	linli wechat menu --config FILE
 package main
 
 import (
@@ -33,6 +34,7 @@ const usage = `usage:
   linli chat --config FILE [--as NAME]  talk to linli in the terminal as resident NAME
   linli check --config FILE          validate a config file
   linli version                      print the version
+  linli wechat menu --config FILE    install the WeChat custom menu
 `
 
 // run is main without the process: tests call it.
@@ -42,6 +44,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
+	sub := ""
+	if cmd == "wechat" {
+		if len(rest) == 0 || rest[0] == "" || rest[0][0] == '-' {
+			fmt.Fprintf(stderr, "linli wechat: a subcommand is needed (menu)\n%s", usage)
+			return 2
+		}
+		sub, rest = rest[0], rest[1:]
+	}
 	fs := flag.NewFlagSet("linli "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (YAML)")
@@ -56,7 +66,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "serve", "chat", "check":
+	case "serve", "chat", "check", "wechat":
 	default:
 		fmt.Fprintf(stderr, "linli: unknown command %q\n%s", cmd, usage)
 		return 2
@@ -91,6 +101,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		// The terminal is the conversation; only warnings go to stderr.
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		err = chat(ctx, cfg, log, as, stdin, stdout)
+	case "wechat":
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		err = wechatCommand(ctx, cfg, sub, log, stdout)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "linli %s: %v\n", cmd, err)

@@ -30,6 +30,7 @@ type app struct {
 	engine *flows.Engine
 	bot    *bot.Bot
 	disp   *notify.Dispatcher
+	wechat http.Handler // nil unless the channel is enabled
 }
 
 // newApp opens the database (migrating it) and wires the packages together.
@@ -48,6 +49,10 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	a.disp = notify.NewDispatcher(st, notify.LogSMS{Log: log}, log, nil)
 	a.disp.RegisterPull(bot.ChannelWeb)
 	a.disp.RegisterPull(bot.ChannelConsole)
+	if err := a.wireWeChat(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -58,6 +63,9 @@ func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("GET /metrics", promhttp.Handler())
+	if a.wechat != nil {
+		mux.Handle(a.cfg.WeChat.Path, a.wechat)
+	}
 	return bot.Guard(a.log, mux)
 }
 
