@@ -46,8 +46,9 @@ type Store struct {
 	// wmu serialises this process's write transactions: SQLite has one writer,
 	// and queuing in Go is fairer and cheaper than spinning in busy_timeout.
 	// busy_timeout still covers other processes (backups, a second instance).
-	wmu sync.Mutex
-	now func() time.Time
+	wmu   sync.Mutex
+	now   func() time.Time
+	stmts stmtCache
 }
 
 //go:embed migrations/*.sql
@@ -94,7 +95,10 @@ func (s *Store) SetClock(now func() time.Time) { s.now = now }
 func (s *Store) Now() time.Time { return s.now() }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closeStmts()
+	return s.db.Close()
+}
 
 // Ping checks that the database answers a query.
 func (s *Store) Ping(ctx context.Context) error {
