@@ -61,7 +61,7 @@ func (s *Store) FlushWrites(ctx context.Context) error {
 	}
 	// The flush must not be held again by its own context.
 	plain := context.WithValue(ctx, deferKey{}, (*deferred)(nil))
-	return s.tx(plain, func(tx *sql.Tx) error {
+	return s.groupTx(plain, func(tx *sql.Tx) error {
 		for _, op := range ops {
 			if err := op(plain, tx); err != nil {
 				return err

@@ -37,7 +37,8 @@ func (s *Store) ClaimAndResolve(ctx context.Context, channel, key string, k Iden
 	if k.Channel == "" || k.ExternalID == "" {
 		return false, res, id, false, errors.New("store: identity needs a channel and an id")
 	}
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err = s.groupTx(ctx, func(tx *sql.Tx) error {
+		fresh = false
 		claim, err := s.txStmt(ctx, tx, claimInboundSQL)
 		if err != nil {
 			return err

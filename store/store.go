@@ -49,6 +49,7 @@ type Store struct {
 	wmu   sync.Mutex
 	now   func() time.Time
 	stmts stmtCache
+	group groupState
 }
 
 //go:embed migrations/*.sql
