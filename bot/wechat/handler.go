@@ -66,6 +66,23 @@ type Handler struct {
 
 	mu      sync.Mutex
 	flights map[string]*flight
+	// runs counts steps running in the background, for Drain.
+	runs sync.WaitGroup
+}
+
+// Drain waits until the steps still running in the background (those
+// answered with "success") have finished and queued their replies, or ctx
+// ends. Call it after the HTTP server has stopped accepting requests and
+// before the store is closed.
+func (h *Handler) Drain(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { h.runs.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // NewHandler builds the callback handler for cfg.
@@ -342,6 +359,7 @@ func (h *Handler) join(m bot.Message) (*flight, int, bool) {
 func (h *Handler) await(ctx context.Context, m bot.Message) bot.Reply {
 	f, me, first := h.join(m)
 	if first {
+		h.runs.Add(1)
 		go h.run(ctx, f, m)
 	}
 	timer := time.NewTimer(h.budget)
@@ -377,6 +395,7 @@ func (h *Handler) await(ctx context.Context, m bot.Message) bot.Reply {
 // run handles the message in the background, detached from the request so
 // that a slow step finishes after "success" was answered.
 func (h *Handler) run(reqCtx context.Context, f *flight, m bot.Message) {
+	defer h.runs.Done()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), h.opt.StepTimeout)
 	defer cancel()
 	replies, err := h.opt.Router.Handle(ctx, m)

@@ -585,3 +585,24 @@ func TestNewHandlerValidates(t *testing.T) {
 		t.Fatal("bad key accepted")
 	}
 }
+
+// Drain waits for a step that outlived its request.
+func TestDrainWaitsForBackgroundSteps(t *testing.T) {
+	e := newHandlerEnv(t, func(c *Config, _ *HandlerOptions) { c.ReplyBudget = 10 * time.Millisecond })
+	e.eng.gate = make(chan struct{})
+	if _, body := e.post(e.textMsg("oA", "慢", nextMsgID())); body != "success" {
+		t.Fatalf("answered %q", body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := e.h.Drain(ctx); err == nil {
+		t.Fatal("Drain returned while the step was running")
+	}
+	close(e.eng.gate)
+	if err := e.h.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.counts(t)["outbox"]; n != 1 {
+		t.Fatalf("%d replies queued after Drain", n)
+	}
+}

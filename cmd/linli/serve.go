@@ -16,6 +16,7 @@ import (
 
 	"linli/bot"
 	"linli/bot/console"
+	"linli/bot/wechat"
 	"linli/flows"
 	"linli/notify"
 	"linli/store"
@@ -30,7 +31,7 @@ type app struct {
 	engine *flows.Engine
 	bot    *bot.Bot
 	disp   *notify.Dispatcher
-	wechat http.Handler // nil unless the channel is enabled
+	wechat *wechat.Handler // nil unless the channel is enabled
 }
 
 // newApp opens the database (migrating it) and wires the packages together.
@@ -134,6 +135,13 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http shutdown", "err", err)
+	}
+	if a.wechat != nil {
+		// Steps answered with "success" still run; their replies must reach
+		// the outbox before the database closes.
+		if err := a.wechat.Drain(shutdownCtx); err != nil {
+			log.Warn("wechat: steps still running at shutdown", "err", err)
+		}
 	}
 	stopWork()
 	wg.Wait()
