@@ -50,6 +50,9 @@ type Store struct {
 	now   func() time.Time
 	stmts stmtCache
 	group groupState
+	// stop ends checkpointLoop; stopped says it has ended.
+	stop, stopped chan struct{}
+	closeOnce     sync.Once
 }
 
 //go:embed migrations/*.sql
@@ -71,6 +74,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// Commits never checkpoint (a checkpoint fsyncs twice, under the write
+	// lock every writer waits on); checkpointLoop does it in the background.
+	q.Add("_pragma", "wal_autocheckpoint(0)")
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
@@ -81,11 +87,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, now: time.Now}
+	s := &Store{db: db, now: time.Now, stop: make(chan struct{}), stopped: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
+	go s.checkpointLoop()
 	return s, nil
 }
 
@@ -97,8 +104,33 @@ func (s *Store) Now() time.Time { return s.now() }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.stopped
+	})
 	s.closeStmts()
 	return s.db.Close()
+}
+
+// checkpointInterval is how often the WAL is copied into the database.
+const checkpointInterval = time.Second
+
+// checkpointLoop checkpoints the WAL in the background. PASSIVE never waits
+// for readers or writers; whatever it could not copy, the next round does.
+// A last checkpoint runs at Close.
+func (s *Store) checkpointLoop() {
+	defer close(s.stopped)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			s.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			return
+		case <-t.C:
+			s.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
 }
 
 // Ping checks that the database answers a query.
