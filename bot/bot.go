@@ -106,20 +106,25 @@ func (b *Bot) Handle(ctx context.Context, m Message) (replies []Reply, err error
 	if m.Channel == "" || m.UserID == "" {
 		return nil, errors.New("bot: message without channel or sender")
 	}
-	if m.DedupeKey != "" {
-		fresh, err := b.st.ClaimInbound(ctx, m.Channel, m.DedupeKey, m.At)
-		if err != nil {
-			return b.fail(m, LangHintOr(m.LangHint, b.opt.DefaultLang), fmt.Errorf("bot: dedupe: %w", err))
-		}
-		if !fresh {
-			return nil, ErrDuplicate
-		}
-	}
+	// The resident's messages are handled one at a time, so the identity
+	// (language, phone) a turn sees includes what the previous turn did.
+	// The dedupe key is claimed in the same transaction as the identity is
+	// resolved, still before anything acts on the message; a redelivery
+	// just waits its turn to be refused.
 	key := m.Channel + "\x00" + m.UserID
 	b.queue.acquire(key)
 	defer b.queue.release(key)
 
 	if m.Event == EventUnsubscribe {
+		if m.DedupeKey != "" {
+			fresh, err := b.st.ClaimInbound(ctx, m.Channel, m.DedupeKey, m.At)
+			if err != nil {
+				return b.fail(m, LangHintOr(m.LangHint, b.opt.DefaultLang), fmt.Errorf("bot: dedupe: %w", err))
+			}
+			if !fresh {
+				return nil, ErrDuplicate
+			}
+		}
 		// The resident left the channel: nothing to answer, and no more pushes there.
 		if err := b.st.SetIdentityUnreachable(ctx, m.Channel, m.UserID, true); err != nil {
 			return nil, fmt.Errorf("bot: unsubscribe: %w", err)
@@ -127,20 +132,41 @@ func (b *Bot) Handle(ctx context.Context, m Message) (replies []Reply, err error
 		return nil, nil
 	}
 
-	res, id, created, err := b.st.ResolveIdentity(ctx, store.IdentityKey{
-		Channel: m.Channel, ExternalID: m.UserID, ChatID: m.ChatID, DisplayName: m.DisplayName,
-	}, m.At)
-	if err != nil {
-		return b.fail(m, LangHintOr(m.LangHint, b.opt.DefaultLang), fmt.Errorf("bot: identity: %w", err))
+	ik := store.IdentityKey{Channel: m.Channel, ExternalID: m.UserID, ChatID: m.ChatID, DisplayName: m.DisplayName}
+	var (
+		res     store.Resident
+		id      store.Identity
+		created bool
+	)
+	if m.DedupeKey != "" {
+		var fresh bool
+		fresh, res, id, created, err = b.st.ClaimAndResolve(ctx, m.Channel, m.DedupeKey, ik, m.At)
+		if err != nil {
+			return b.fail(m, LangHintOr(m.LangHint, b.opt.DefaultLang), fmt.Errorf("bot: dedupe and identity: %w", err))
+		}
+		if !fresh {
+			return nil, ErrDuplicate
+		}
+	} else {
+		res, id, created, err = b.st.ResolveIdentity(ctx, ik, m.At)
+		if err != nil {
+			return b.fail(m, LangHintOr(m.LangHint, b.opt.DefaultLang), fmt.Errorf("bot: identity: %w", err))
+		}
 	}
 	t := &Turn{Message: m, Resident: res, Identity: id, FirstContact: created}
 	t.Lang = b.language(res, m)
 
-	replies, err = b.run(ctx, t)
+	// The engine's conversation save and the message log are committed
+	// together, once, after the step.
+	turnCtx := store.DeferWrites(ctx)
+	replies, err = b.run(turnCtx, t)
 	if err != nil {
 		return b.fail(m, t.Lang, err)
 	}
-	b.logTurn(ctx, t, replies)
+	b.logTurn(turnCtx, t, replies)
+	if err := b.st.FlushWrites(turnCtx); err != nil {
+		return b.fail(m, t.Lang, fmt.Errorf("bot: save turn: %w", err))
+	}
 	return replies, nil
 }
 
@@ -160,8 +186,9 @@ func (b *Bot) fail(m Message, lang string, err error) ([]Reply, error) {
 	return b.opt.Unavailable(lang), nil
 }
 
-// logTurn keeps both directions for staff context. A failure to log must not
-// cost the resident their reply, so it is only reported.
+// logTurn keeps both directions for staff context. Under the turn's
+// DeferWrites it only holds the lines; they are committed with the
+// conversation by FlushWrites.
 func (b *Bot) logTurn(ctx context.Context, t *Turn, replies []Reply) {
 	lines := []store.LoggedMessage{{ResidentID: t.Resident.ID, Direction: store.DirectionIn, Channel: t.Channel, Text: t.Describe(), CreatedAt: t.At}}
 	now := b.opt.Now()

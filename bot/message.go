@@ -60,9 +60,12 @@ type Message struct {
 	Location    *Location
 	Event       string
 	EventKey    string
-	ReplyTo     string // the channel's id of the message this one answers (Telegram reply)
-	Group       bool   // sent in a group chat (the staff group)
-	At          time.Time
+	// Params is data that an event's source carries for the flow it starts,
+	// set by configuration (a QR code on a notice board gives "building").
+	Params  map[string]string
+	ReplyTo string // the channel's id of the message this one answers (Telegram reply)
+	Group   bool   // sent in a group chat (the staff group)
+	At      time.Time
 }
 
 // Choice is one option offered to the resident: a button where the channel

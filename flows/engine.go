@@ -358,6 +358,9 @@ func (e *Engine) onEvent(c *Ctx, m bot.Message) []bot.Reply {
 		out = append(out, bot.Reply{Text: c.T("welcome", e.cfg.Community.Name)})
 	}
 	if key := m.EventKey; key != "" {
+		if f, ok := e.flows[key]; ok && f.start != "" && len(m.Params) > 0 {
+			return append(out, e.begin(c, key, prefilled(m.Params))...)
+		}
 		for _, it := range e.intents {
 			if it.key == key {
 				return append(out, it.start(c)...)

@@ -47,7 +47,7 @@ func (e *Engine) addReport() {
 		"category":    {ask: e.askCategory, handle: e.handleCategory},
 		"description": {ask: simpleAsk("report.ask_description"), handle: handleDescription},
 		"photo":       {ask: askWithSkip("report.ask_photo"), handle: handlePhoto},
-		"location":    {ask: askWithSkip("report.ask_location"), handle: e.handleLocation},
+		"location":    {ask: e.askLocation, handle: e.handleLocation},
 		"contact":     {ask: e.askContact, handle: e.handleContact},
 		"confirm":     {ask: e.askConfirm, handle: e.handleConfirm},
 	}})
@@ -133,7 +133,25 @@ func buildingOf(addr string) string {
 	return ""
 }
 
+// askLocation offers the building a QR code pre-filled, if any, before "skip".
+func (e *Engine) askLocation(c *Ctx) []bot.Reply {
+	r := bot.Reply{Text: c.T("report.ask_location")}
+	if b := c.Get(prefillBuilding); b != "" {
+		r.Choices = append(r.Choices, bot.Choice{Payload: "building", Label: c.T("report.use_building", b)})
+	}
+	r.Choices = append(r.Choices, bot.Choice{Payload: "skip", Label: c.T("word.skip")})
+	return []bot.Reply{r}
+}
+
 func (e *Engine) handleLocation(c *Ctx) result {
+	if b := c.Get(prefillBuilding); b != "" &&
+		(c.In.Payload == "building" || c.In.Norm == "1" || c.In.Norm == normalize(c.T("report.use_building", b))) {
+		c.Set("address", c.T("report.building", b))
+		for _, k := range []string{"lat", "lon", "location_label"} {
+			c.Set(k, "")
+		}
+		return next("contact")
+	}
 	switch {
 	case c.In.Location != nil:
 		l := c.In.Location

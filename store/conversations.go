@@ -22,7 +22,7 @@ func (s *Store) Conversation(ctx context.Context, residentID int64) (Conversatio
 	c := Conversation{ResidentID: residentID}
 	var state string
 	var updated int64
-	err := s.db.QueryRowContext(ctx, "SELECT flow, state, updated_at FROM conversations WHERE resident_id = ?", residentID).
+	err := s.queryRowPrepared(ctx, "SELECT flow, state, updated_at FROM conversations WHERE resident_id = ?", residentID).
 		Scan(&c.Flow, &state, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, ErrNotFound
@@ -31,16 +31,31 @@ func (s *Store) Conversation(ctx context.Context, residentID int64) (Conversatio
 	return c, err
 }
 
-// SaveConversation stores the conversation, replacing the previous one.
+const (
+	saveConversationSQL = `INSERT INTO conversations (resident_id, flow, state, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (resident_id) DO UPDATE SET flow = excluded.flow, state = excluded.state, updated_at = excluded.updated_at`
+	deleteConversationSQL = "DELETE FROM conversations WHERE resident_id = ?"
+)
+
+// SaveConversation stores the conversation, replacing the previous one
+// (held until FlushWrites under DeferWrites).
 func (s *Store) SaveConversation(ctx context.Context, c Conversation) error {
-	_, err := s.exec(ctx, `INSERT INTO conversations (resident_id, flow, state, updated_at) VALUES (?, ?, ?, ?)
-		ON CONFLICT (resident_id) DO UPDATE SET flow = excluded.flow, state = excluded.state, updated_at = excluded.updated_at`,
-		c.ResidentID, c.Flow, string(c.State), c.UpdatedAt.Unix())
+	args := []any{c.ResidentID, c.Flow, string(c.State), c.UpdatedAt.Unix()}
+	if deferOp(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.txExec(ctx, tx, saveConversationSQL, args...) }) {
+		return nil
+	}
+	_, err := s.execPrepared(ctx, saveConversationSQL, args...)
 	return err
 }
 
-// DeleteConversation forgets the resident's conversation.
+// DeleteConversation forgets the resident's conversation (held until
+// FlushWrites under DeferWrites).
 func (s *Store) DeleteConversation(ctx context.Context, residentID int64) error {
-	_, err := s.exec(ctx, "DELETE FROM conversations WHERE resident_id = ?", residentID)
+	if deferOp(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return s.txExec(ctx, tx, deleteConversationSQL, residentID)
+	}) {
+		return nil
+	}
+	_, err := s.execPrepared(ctx, deleteConversationSQL, residentID)
 	return err
 }

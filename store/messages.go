@@ -29,20 +29,34 @@ func (s *Store) LogMessage(ctx context.Context, m LoggedMessage) error {
 	return err
 }
 
-// LogMessages appends several lines in one transaction.
+// LogMessages appends several lines in one transaction (held until
+// FlushWrites under DeferWrites).
 func (s *Store) LogMessages(ctx context.Context, ms []LoggedMessage) error {
 	if len(ms) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		for _, m := range ms {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO message_log (resident_id, direction, channel, text, created_at) VALUES (?, ?, ?, ?, ?)",
-				m.ResidentID, m.Direction, m.Channel, m.Text, m.CreatedAt.Unix()); err != nil {
-				return err
-			}
-		}
+	held := append([]LoggedMessage(nil), ms...)
+	if deferOp(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.logMessagesTx(ctx, tx, held) }) {
 		return nil
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		return s.logMessagesTx(ctx, tx, ms)
 	})
+}
+
+const logMessageSQL = "INSERT INTO message_log (resident_id, direction, channel, text, created_at) VALUES (?, ?, ?, ?, ?)"
+
+func (s *Store) logMessagesTx(ctx context.Context, tx *sql.Tx, ms []LoggedMessage) error {
+	st, err := s.txStmt(ctx, tx, logMessageSQL)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if _, err := st.ExecContext(ctx, m.ResidentID, m.Direction, m.Channel, m.Text, m.CreatedAt.Unix()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RecentMessages returns the last n lines of a resident's log, oldest first.

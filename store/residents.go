@@ -83,7 +83,29 @@ func (s *Store) ResolveIdentity(ctx context.Context, k IdentityKey, at time.Time
 	)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		id, err = scanIdentity(tx.QueryRowContext(ctx, "SELECT "+identityColumns+" FROM identities WHERE channel = ? AND external_id = ?", k.Channel, k.ExternalID))
+		res, id, created, err = s.resolveIdentityTx(ctx, tx, k, at)
+		return err
+	})
+	return res, id, created, err
+}
+
+const (
+	findIdentitySQL  = "SELECT " + identityColumns + " FROM identities WHERE channel = ? AND external_id = ?"
+	touchIdentitySQL = `UPDATE identities SET last_inbound_at = ?, unreachable = 0,
+				chat_id = CASE WHEN ? <> '' THEN ? ELSE chat_id END,
+				display_name = CASE WHEN ? <> '' THEN ? ELSE display_name END
+				WHERE id = ?`
+	residentByIDSQL = "SELECT " + residentColumns + " FROM residents WHERE id = ?"
+)
+
+// resolveIdentityTx is ResolveIdentity inside tx.
+func (s *Store) resolveIdentityTx(ctx context.Context, tx *sql.Tx, k IdentityKey, at time.Time) (res Resident, id Identity, created bool, err error) {
+	find, err := s.txStmt(ctx, tx, findIdentitySQL)
+	if err != nil {
+		return res, id, false, err
+	}
+	err = func() error {
+		id, err = scanIdentity(find.QueryRowContext(ctx, k.Channel, k.ExternalID))
 		switch {
 		case errors.Is(err, ErrNotFound):
 			created = true
@@ -103,10 +125,11 @@ func (s *Store) ResolveIdentity(ctx context.Context, k IdentityKey, at time.Time
 		default:
 			// A message proves the identity reachable again (a resident who
 			// unblocked the bot or followed the account anew).
-			_, err = tx.ExecContext(ctx, `UPDATE identities SET last_inbound_at = ?, unreachable = 0,
-				chat_id = CASE WHEN ? <> '' THEN ? ELSE chat_id END,
-				display_name = CASE WHEN ? <> '' THEN ? ELSE display_name END
-				WHERE id = ?`, at.Unix(), k.ChatID, k.ChatID, k.DisplayName, k.DisplayName, id.ID)
+			touch, err := s.txStmt(ctx, tx, touchIdentitySQL)
+			if err != nil {
+				return err
+			}
+			_, err = touch.ExecContext(ctx, at.Unix(), k.ChatID, k.ChatID, k.DisplayName, k.DisplayName, id.ID)
 			if err != nil {
 				return fmt.Errorf("store: touch identity: %w", err)
 			}
@@ -118,9 +141,13 @@ func (s *Store) ResolveIdentity(ctx context.Context, k IdentityKey, at time.Time
 				id.DisplayName = k.DisplayName
 			}
 		}
-		res, err = scanResident(tx.QueryRowContext(ctx, "SELECT "+residentColumns+" FROM residents WHERE id = ?", id.ResidentID))
+		byID, err := s.txStmt(ctx, tx, residentByIDSQL)
+		if err != nil {
+			return err
+		}
+		res, err = scanResident(byID.QueryRowContext(ctx, id.ResidentID))
 		return err
-	})
+	}()
 	return res, id, created, err
 }
 

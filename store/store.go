@@ -46,8 +46,13 @@ type Store struct {
 	// wmu serialises this process's write transactions: SQLite has one writer,
 	// and queuing in Go is fairer and cheaper than spinning in busy_timeout.
 	// busy_timeout still covers other processes (backups, a second instance).
-	wmu sync.Mutex
-	now func() time.Time
+	wmu   sync.Mutex
+	now   func() time.Time
+	stmts stmtCache
+	group groupState
+	// stop ends checkpointLoop; stopped says it has ended.
+	stop, stopped chan struct{}
+	closeOnce     sync.Once
 }
 
 //go:embed migrations/*.sql
@@ -69,6 +74,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
+	// Commits never checkpoint (a checkpoint fsyncs twice, under the write
+	// lock every writer waits on); checkpointLoop does it in the background.
+	q.Add("_pragma", "wal_autocheckpoint(0)")
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
@@ -79,11 +87,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, now: time.Now}
+	s := &Store{db: db, now: time.Now, stop: make(chan struct{}), stopped: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
+	go s.checkpointLoop()
 	return s, nil
 }
 
@@ -94,7 +103,35 @@ func (s *Store) SetClock(now func() time.Time) { s.now = now }
 func (s *Store) Now() time.Time { return s.now() }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.stopped
+	})
+	s.closeStmts()
+	return s.db.Close()
+}
+
+// checkpointInterval is how often the WAL is copied into the database.
+const checkpointInterval = time.Second
+
+// checkpointLoop checkpoints the WAL in the background. PASSIVE never waits
+// for readers or writers; whatever it could not copy, the next round does.
+// A last checkpoint runs at Close.
+func (s *Store) checkpointLoop() {
+	defer close(s.stopped)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			s.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			return
+		case <-t.C:
+			s.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
+}
 
 // Ping checks that the database answers a query.
 func (s *Store) Ping(ctx context.Context) error {

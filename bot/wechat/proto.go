@@ -368,12 +368,16 @@ type Inbound struct {
 
 // DedupeKey identifies a delivery so WeChat's retries (it waits 5 s and
 // tries three times) are handled once: MsgId for messages; for events, which
-// have none, the sender, CreateTime and event name.
+// have none, the sender and CreateTime, as the contract and WeChat's own
+// documentation (FromUserName + CreateTime) name it. Two different events
+// from one resident within the same second therefore count as one; the
+// second of such a pair is in practice an automatic LOCATION or VIEW event,
+// which is only recorded anyway.
 func (in *Inbound) DedupeKey() string {
 	if in.MsgID != 0 {
 		return "msg:" + strconv.FormatInt(in.MsgID, 10)
 	}
-	return "evt:" + in.FromUserName + ":" + strconv.FormatInt(in.CreateTime, 10) + ":" + in.Event
+	return "evt:" + in.FromUserName + ":" + strconv.FormatInt(in.CreateTime, 10)
 }
 
 // wire holds every field as WeChat's text, before type conversion. XML and

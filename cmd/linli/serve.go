@@ -15,6 +15,7 @@ import (
 	"linli/bot"
 	"linli/bot/console"
 	"linli/bot/webchat"
+	"linli/bot/wechat"
 	"linli/flows"
 	"linli/notify"
 	"linli/store"
@@ -31,6 +32,7 @@ type app struct {
 	disp   *notify.Dispatcher
 	met    *metrics
 	web    *webchat.Server
+	wechat *wechat.Handler // nil unless the channel is enabled
 }
 
 // newApp opens the database (migrating it) and wires the packages together.
@@ -59,6 +61,10 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
+	if err := a.wireWeChat(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -70,6 +76,9 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("GET /metrics", a.met.handler())
 	a.web.Register(mux)
+	if a.wechat != nil {
+		mux.Handle(a.cfg.WeChat.Path, a.wechat)
+	}
 	return bot.Guard(a.log, mux)
 }
 
@@ -140,6 +149,13 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http shutdown", "err", err)
+	}
+	if a.wechat != nil {
+		// Steps answered with "success" still run; their replies must reach
+		// the outbox before the database closes.
+		if err := a.wechat.Drain(shutdownCtx); err != nil {
+			log.Warn("wechat: steps still running at shutdown", "err", err)
+		}
 	}
 	stopWork()
 	wg.Wait()

@@ -1,0 +1,235 @@
+package wechat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"linli/bot"
+	"linli/notify"
+	"linli/store"
+)
+
+// Platform limits of customer-service messages.
+const (
+	// CSWindow is how long after a resident's last message the account may
+	// send them customer-service messages.
+	CSWindow = 48 * time.Hour
+	// DefaultCSQuota is how many customer-service messages the sender lets
+	// follow one resident message before it goes to a template message
+	// instead of provoking 45047.
+	DefaultCSQuota = 5
+)
+
+// SenderStore is what the sender reads and records: the resident's last
+// inbound time, the per-window counter, unreachable identities.
+// *store.Store satisfies it.
+type SenderStore interface {
+	FindIdentity(ctx context.Context, channel, externalID string) (store.Identity, error)
+	SetIdentityUnreachable(ctx context.Context, channel, externalID string, v bool) error
+	GetValue(ctx context.Context, key string) (string, time.Time, error)
+	SetValue(ctx context.Context, key, value string, expires time.Time) error
+}
+
+// Sender pushes outbox rows to residents over WeChat: a customer-service
+// message while the 48-hour window is open and its quota lasts, else the
+// configured template message, else an error that says the resident is
+// unreachable here so the dispatcher falls through to SMS. It implements
+// notify.Sender for the channel "wechat".
+type Sender struct {
+	api       *Client
+	st        SenderStore
+	templates Templates
+	// Quota is the customer-service messages allowed per window.
+	Quota int
+	now   func() time.Time
+	log   *slog.Logger
+}
+
+// NewSender returns a sender over api.
+func NewSender(api *Client, st SenderStore, templates Templates, now func() time.Time, log *slog.Logger) *Sender {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Sender{api: api, st: st, templates: templates, Quota: DefaultCSQuota, now: now, log: log}
+}
+
+var _ notify.Sender = (*Sender)(nil)
+
+// unreachableError says WeChat cannot carry this row to the resident now.
+type unreachableError struct{ reason string }
+
+func (e *unreachableError) Error() string     { return "wechat: " + e.reason }
+func (e *unreachableError) Unreachable() bool { return true }
+
+// Send implements notify.Sender. The provider id is "cs" for a customer-
+// service message and "template:MSGID" for a template message, the id its
+// delivery report (TEMPLATESENDJOBFINISH) names.
+func (s *Sender) Send(ctx context.Context, to notify.Recipient, body store.OutboxBody) (string, error) {
+	openID := to.Address
+	if openID == "" {
+		return "", &unreachableError{reason: "no openid"}
+	}
+	id, err := s.st.FindIdentity(ctx, bot.ChannelWeChat, openID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", fmt.Errorf("wechat: identity: %w", err)
+	}
+	var csErr error
+	text := renderBody(body)
+	if text != "" {
+		switch ok, why := s.windowOpen(ctx, id); {
+		case !ok:
+			csErr = &unreachableError{reason: why}
+		default:
+			csErr = s.api.SendText(ctx, openID, text)
+			if csErr == nil {
+				s.count(ctx, id, 1)
+				return "cs", nil
+			}
+			if IsCode(csErr, CodeOutOfQuota) {
+				s.count(ctx, id, s.Quota) // WeChat's count beats ours
+			}
+			if IsCode(csErr, CodeRequireSubscribe, CodeInvalidOpenID) {
+				return "", s.gone(ctx, openID, csErr)
+			}
+			if !IsCode(csErr, CodeOutOfWindow, CodeOutOfQuota) {
+				return "", csErr
+			}
+		}
+	}
+	tmpl := s.templateFor(body)
+	if tmpl == "" {
+		if csErr == nil {
+			csErr = &unreachableError{reason: "nothing to send: no text and no template for " + strconv.Quote(body.Template)}
+		}
+		return "", csErr
+	}
+	msgID, err := s.api.SendTemplate(ctx, TemplateMessage{ToUser: openID, TemplateID: tmpl, Data: templateData(body)})
+	if err != nil {
+		if IsCode(err, CodeRequireSubscribe, CodeInvalidOpenID) {
+			return "", s.gone(ctx, openID, err)
+		}
+		return "", err
+	}
+	return "template:" + strconv.FormatInt(msgID, 10), nil
+}
+
+// gone records that the resident unfollowed the account, so nothing more is
+// pushed to this identity until they write again.
+func (s *Sender) gone(ctx context.Context, openID string, cause error) error {
+	if err := s.st.SetIdentityUnreachable(ctx, bot.ChannelWeChat, openID, true); err != nil {
+		s.log.Warn("wechat: mark identity unreachable", "err", err)
+	}
+	return cause
+}
+
+// windowOpen decides from the resident's last message and the per-window
+// counter whether a customer-service message can go out, so that calls
+// known to fail are not made. An identity not seen yet gets the benefit of
+// the doubt: WeChat itself will say.
+func (s *Sender) windowOpen(ctx context.Context, id store.Identity) (bool, string) {
+	if id.ID == 0 {
+		return true, ""
+	}
+	if id.LastInboundAt.IsZero() || s.now().Sub(id.LastInboundAt) > CSWindow {
+		return false, "48-hour window closed"
+	}
+	if s.sentInWindow(ctx, id) >= s.Quota {
+		return false, "customer-service quota of this window used up"
+	}
+	return true, ""
+}
+
+func counterKey(openID string) string { return "wechat:cs_count:" + openID }
+
+// sentInWindow reads the counter "WINDOWSTART COUNT"; a counter of an older
+// window counts as zero, since every resident message opens a new one.
+func (s *Sender) sentInWindow(ctx context.Context, id store.Identity) int {
+	v, _, err := s.st.GetValue(ctx, counterKey(id.ExternalID))
+	if err != nil {
+		return 0
+	}
+	start, n, ok := strings.Cut(v, " ")
+	if !ok || start != strconv.FormatInt(id.LastInboundAt.Unix(), 10) {
+		return 0
+	}
+	count, _ := strconv.Atoi(n)
+	return count
+}
+
+// count adds n sent messages to the window's counter (n = Quota fills it).
+func (s *Sender) count(ctx context.Context, id store.Identity, n int) {
+	if id.ID == 0 || id.LastInboundAt.IsZero() {
+		return
+	}
+	total := s.sentInWindow(ctx, id) + n
+	if total > s.Quota {
+		total = s.Quota
+	}
+	v := strconv.FormatInt(id.LastInboundAt.Unix(), 10) + " " + strconv.Itoa(total)
+	if err := s.st.SetValue(ctx, counterKey(id.ExternalID), v, id.LastInboundAt.Add(CSWindow)); err != nil {
+		s.log.Warn("wechat: customer-service counter", "err", err)
+	}
+}
+
+// templateFor maps the row's template name to the configured template id.
+func (s *Sender) templateFor(body store.OutboxBody) string {
+	switch body.Template {
+	case "ticket_update":
+		return s.templates.TicketUpdate
+	case "reminder":
+		return s.templates.Reminder
+	}
+	return ""
+}
+
+// templateData fills the fields the config comments promise:
+// ticket_update: first, keyword1 (ticket), keyword2 (status), remark;
+// reminder: first, keyword1 (what), keyword2 (when), remark (where).
+func templateData(body store.OutboxBody) map[string]TemplateField {
+	p := body.Params
+	d := map[string]TemplateField{"first": {Value: clipRunes(body.Text, 100)}}
+	switch body.Template {
+	case "ticket_update":
+		d["keyword1"] = TemplateField{Value: p["ticket"]}
+		d["keyword2"] = TemplateField{Value: p["status"]}
+		d["remark"] = TemplateField{Value: p["remark"]}
+	case "reminder":
+		d["keyword1"] = TemplateField{Value: p["name"]}
+		d["keyword2"] = TemplateField{Value: p["time"]}
+		d["remark"] = TemplateField{Value: p["place"]}
+	}
+	return d
+}
+
+// renderBody is a row as one customer-service text: choices as a numbered
+// list (WeChat has no buttons in chat), an image link on its own line.
+func renderBody(b store.OutboxBody) string {
+	r := bot.Reply{Text: b.Text}
+	for _, c := range b.Choices {
+		r.Choices = append(r.Choices, bot.Choice{Payload: c.Payload, Label: c.Label})
+	}
+	s := r.PlainText()
+	if b.ImageURL != "" {
+		if s != "" {
+			s += "\n"
+		}
+		s += b.ImageURL
+	}
+	return s
+}
+
+func clipRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
