@@ -57,6 +57,17 @@ func simpleAsk(key string) func(c *Ctx) []bot.Reply {
 	return func(c *Ctx) []bot.Reply { return []bot.Reply{{Text: c.T(key)}} }
 }
 
+// pickChoice matches an answer against the choices a step showed: the
+// button's payload, its number in the list, or its label.
+func pickChoice(in Input, choices []bot.Choice) (string, bool) {
+	opts := make([]option, len(choices))
+	for i, ch := range choices {
+		opts[i] = option{key: ch.Payload, label: ch.Label}
+	}
+	o, ok := choose(in, opts)
+	return o.key, ok
+}
+
 func askWithSkip(key string) func(c *Ctx) []bot.Reply {
 	return func(c *Ctx) []bot.Reply {
 		return []bot.Reply{{Text: c.T(key), Choices: []bot.Choice{{Payload: "skip", Label: c.T("word.skip")}}}}
@@ -108,7 +119,7 @@ func handlePhoto(c *Ctx) result {
 		c.Set("photo", c.In.Image.Ref)
 		c.Set("photo_url", c.In.Image.URL)
 		return next("location")
-	case is(c.In.Norm, wordsSkip):
+	case is(c.In.Norm, wordsSkip) || c.In.Norm == "1": // "1. 跳过" is the only choice
 		c.Set("photo", "")
 		c.Set("photo_url", "")
 		return next("location")
@@ -134,18 +145,21 @@ func buildingOf(addr string) string {
 }
 
 // askLocation offers the building a QR code pre-filled, if any, before "skip".
-func (e *Engine) askLocation(c *Ctx) []bot.Reply {
-	r := bot.Reply{Text: c.T("report.ask_location")}
+func (e *Engine) locationChoices(c *Ctx) []bot.Choice {
+	var cs []bot.Choice
 	if b := c.Get(prefillBuilding); b != "" {
-		r.Choices = append(r.Choices, bot.Choice{Payload: "building", Label: c.T("report.use_building", b)})
+		cs = append(cs, bot.Choice{Payload: "building", Label: c.T("report.use_building", b)})
 	}
-	r.Choices = append(r.Choices, bot.Choice{Payload: "skip", Label: c.T("word.skip")})
-	return []bot.Reply{r}
+	return append(cs, bot.Choice{Payload: "skip", Label: c.T("word.skip")})
+}
+
+func (e *Engine) askLocation(c *Ctx) []bot.Reply {
+	return []bot.Reply{{Text: c.T("report.ask_location"), Choices: e.locationChoices(c)}}
 }
 
 func (e *Engine) handleLocation(c *Ctx) result {
-	if b := c.Get(prefillBuilding); b != "" &&
-		(c.In.Payload == "building" || c.In.Norm == "1" || c.In.Norm == normalize(c.T("report.use_building", b))) {
+	picked, _ := pickChoice(c.In, e.locationChoices(c))
+	if b := c.Get(prefillBuilding); b != "" && picked == "building" {
 		c.Set("address", c.T("report.building", b))
 		for _, k := range []string{"lat", "lon", "location_label"} {
 			c.Set(k, "")
@@ -160,7 +174,7 @@ func (e *Engine) handleLocation(c *Ctx) result {
 		c.Set("location_label", clip(l.Label, 200))
 		c.Set("address", "")
 		return next("contact")
-	case is(c.In.Norm, wordsSkip):
+	case picked == "skip" || is(c.In.Norm, wordsSkip):
 		for _, k := range []string{"lat", "lon", "location_label", "address"} {
 			c.Set(k, "")
 		}

@@ -274,3 +274,14 @@ func TestConfirmTwiceMakesOneTicket(t *testing.T) {
 		t.Fatalf("%d tickets, want 1", len(ts))
 	}
 }
+
+// TestNumberedSkip answers the numbered "1. 跳过" choice with its number, as
+// residents on channels without buttons do.
+func TestNumberedSkip(t *testing.T) {
+	h := newHarness(t)
+	h.toStep("num", 2) // photo
+	expect(t, h.say("num", "1"), reportSteps[3].prompt)
+	expect(t, h.say("num", "1"), reportSteps[4].prompt)
+	rs := h.say("num", "1")
+	expect(t, rs, "请确认您的报修", "地点：无", "照片：无", "电话：无")
+}
