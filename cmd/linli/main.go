@@ -5,6 +5,7 @@
 //	linli serve --config FILE
 //	linli chat --config FILE [--as NAME]
 //	linli check --config FILE
+//	linli export registrations --event ID --config FILE [--out FILE]
 //	linli version
 package main
 
@@ -32,6 +33,8 @@ const usage = `usage:
   linli serve --config FILE          run the server, channels, scheduler and outbox
   linli chat --config FILE [--as NAME]  talk to linli in the terminal as resident NAME
   linli check --config FILE          validate a config file
+  linli export registrations --event ID --config FILE [--out FILE]
+                                     write an event's roster as CSV (stdout by default)
   linli version                      print the version
 `
 
@@ -42,12 +45,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		return 2
 	}
 	cmd, rest := args[0], args[1:]
+	if cmd == "export" {
+		if len(rest) == 0 || rest[0] != "registrations" {
+			fmt.Fprintf(stderr, "linli export: what to export? (registrations)\n%s", usage)
+			return 2
+		}
+		cmd, rest = "export registrations", rest[1:]
+	}
 	fs := flag.NewFlagSet("linli "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (YAML)")
 	as := "console"
 	if cmd == "chat" {
 		fs.StringVar(&as, "as", "console", "the resident's name in the terminal")
+	}
+	var eventRef, outPath string
+	if cmd == "export registrations" {
+		fs.StringVar(&eventRef, "event", "", "the event: its number (as in /event) or its config key")
+		fs.StringVar(&outPath, "out", "", "write the CSV to this file instead of stdout")
 	}
 	switch cmd {
 	case "version", "-version", "--version":
@@ -56,7 +71,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "serve", "chat", "check":
+	case "serve", "chat", "check", "export registrations":
 	default:
 		fmt.Fprintf(stderr, "linli: unknown command %q\n%s", cmd, usage)
 		return 2
@@ -66,6 +81,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	}
 	if *configPath == "" {
 		fmt.Fprintf(stderr, "linli %s: --config FILE is required\n", cmd)
+		return 2
+	}
+	if cmd == "export registrations" && eventRef == "" {
+		fmt.Fprintf(stderr, "linli %s: --event ID is required\n", cmd)
 		return 2
 	}
 	cfg, problems := loadConfig(*configPath, getenv)
@@ -91,6 +110,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		// The terminal is the conversation; only warnings go to stderr.
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		err = chat(ctx, cfg, log, as, stdin, stdout)
+	case "export registrations":
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		err = exportRegistrations(ctx, cfg, log, eventRef, outPath, stdout)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "linli %s: %v\n", cmd, err)

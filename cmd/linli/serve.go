@@ -16,6 +16,7 @@ import (
 
 	"linli/bot"
 	"linli/bot/console"
+	"linli/bot/qr"
 	"linli/flows"
 	"linli/notify"
 	"linli/store"
@@ -58,6 +59,7 @@ func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("GET /metrics", promhttp.Handler())
+	mux.Handle("GET /qr/{file}", qr.Handler())
 	return bot.Guard(a.log, mux)
 }
 
@@ -110,6 +112,14 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 		a.disp.Run(work, a.outbox, 5*time.Second)
 	}()
 
+	// TODO(lead): move this into the gocron scheduler of issue 5 as a named
+	// job ("expire-offers", every minute); until then a plain ticker.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.expireOffers(work, time.Minute)
+	}()
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("linli serving", "listen", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "version", versionString())
@@ -131,6 +141,23 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 	wg.Wait()
 	log.Info("stopped")
 	return nil
+}
+
+// expireOffers passes offered places whose 2 hours ran out to the next on
+// the waiting list, every tick until ctx ends.
+func (a *app) expireOffers(ctx context.Context, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := a.engine.ExpireOffers(ctx, now); err != nil && ctx.Err() == nil {
+				a.log.Error("expire offers", "err", err)
+			}
+		}
+	}
 }
 
 // chat runs one resident's conversation in the terminal.
