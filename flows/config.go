@@ -12,6 +12,9 @@ type Config struct {
 	Services   []Service
 	Events     []EventSpec
 	Targets    []Target
+	// PublicURL is server.public_url: links in messages (check-in QR images)
+	// start with it. Empty: no links.
+	PublicURL string
 }
 
 // Community is the `community` section.

@@ -57,6 +57,9 @@ type Engine struct {
 	// statusSections and cancellables are filled by each feature.
 	statusSections []func(c *Ctx) ([]string, []bot.Choice, error)
 	cancellables   []func(c *Ctx) ([]cancellable, error)
+	// actions run before any flow step: answers to messages sent later
+	// (accepting an offered place) that must work whatever the resident is doing.
+	actions []func(c *Ctx) ([]bot.Reply, bool)
 	// staff are the commands of the staff desk, by name.
 	staff map[string]*staffCommand
 	// onTicket listeners hear of every new ticket (the staff desk alerts staff).
@@ -91,6 +94,9 @@ func New(st *store.Store, cfg Config, opt Options) (*Engine, error) {
 	e.addStaffDesk()
 	e.addReport()
 	e.addStatus()
+	if err := e.addPlaces(); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -276,6 +282,14 @@ func (e *Engine) dispatch(c *Ctx) []bot.Reply {
 		delete(c.st.Data, "_expired_notice")
 		c.pre = append(c.pre, bot.Reply{Text: c.T("expired", e.flowTitle(c, c.st.Flow))})
 		e.ended(c.st.Flow, "expired")
+	}
+	for _, act := range e.actions {
+		if rs, ok := act(c); ok {
+			if c.st.Flow != "" && !c.st.Paused {
+				rs = append(rs, e.prompt(c)...) // back to where the resident was
+			}
+			return rs
+		}
 	}
 	if c.st.Flow != "" && !c.st.Paused {
 		return e.inFlow(c)

@@ -324,6 +324,9 @@ func (v *validator) checkPeople(c *Config) {
 		if s.DaysAhead < 1 {
 			v.add(k+".days_ahead", "must be at least 1")
 		}
+		if s.CancelCutoff < 0 {
+			v.add(k+".cancel_cutoff", "must not be negative")
+		}
 		if len(s.Slots) == 0 {
 			v.add(k+".slots", "at least one slot rule is needed")
 		}
@@ -351,10 +354,18 @@ func (v *validator) checkPeople(c *Config) {
 			}
 		}
 	}
+	seen = map[string]bool{}
 	for i, e := range c.Events {
 		k := fmt.Sprintf("events[%d]", i)
 		if !keyRe.MatchString(e.Key) {
 			v.add(k+".key", "must be lower-case letters, digits and _, got %q", e.Key)
+		}
+		if seen[e.Key] {
+			v.add(k+".key", "%q appears twice", e.Key)
+		}
+		seen[e.Key] = true
+		if e.Kind != "" && !keyRe.MatchString(e.Kind) {
+			v.add(k+".kind", "must be lower-case letters, digits and _ (e.g. training), got %q", e.Kind)
 		}
 		if e.Title == "" {
 			v.add(k+".title", "must not be empty")
@@ -366,8 +377,10 @@ func (v *validator) checkPeople(c *Config) {
 		if end, err := time.Parse("2006-01-02 15:04", e.End); e.End != "" && (err != nil || !end.After(start)) {
 			v.add(k+".end", "must look like 2026-12-20 21:00 and come after start")
 		}
-		if _, err := time.Parse("2006-01-02 15:04", e.Deadline); e.Deadline != "" && err != nil {
+		if dl, err := time.Parse("2006-01-02 15:04", e.Deadline); e.Deadline != "" && err != nil {
 			v.add(k+".deadline", "must look like 2026-12-19 18:00, got %q", e.Deadline)
+		} else if e.Deadline != "" && dl.After(start) {
+			v.add(k+".deadline", "must not be after start")
 		}
 		if e.Capacity < 1 {
 			v.add(k+".capacity", "must be at least 1")
@@ -380,6 +393,9 @@ func (v *validator) checkPeople(c *Config) {
 		k := fmt.Sprintf("targets[%d]", i)
 		if !keyRe.MatchString(t.Key) {
 			v.add(k+".key", "must be lower-case letters, digits and _, got %q", t.Key)
+		}
+		if t.EventKind != "" && !keyRe.MatchString(t.EventKind) {
+			v.add(k+".event_kind", "must be lower-case letters, digits and _ (e.g. training), got %q", t.EventKind)
 		}
 		if t.Metric != "person_times" && t.Metric != "events" {
 			v.add(k+".metric", "must be person_times or events, got %q", t.Metric)
@@ -409,5 +425,5 @@ func (c Config) uploadDir() string {
 // flowsConfig is the part of the config the conversations read.
 func (c Config) flowsConfig() flows.Config {
 	return flows.Config{Community: c.Community, Staff: c.Staff, Categories: c.Categories,
-		Services: c.Services, Events: c.Events, Targets: c.Targets}
+		Services: c.Services, Events: c.Events, Targets: c.Targets, PublicURL: c.Server.PublicURL}
 }

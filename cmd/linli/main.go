@@ -6,6 +6,7 @@
 //	linli chat --config FILE [--as NAME]
 //	linli check --config FILE
 //	linli backup --config FILE --to PATH
+//	linli export registrations --event ID --config FILE [--out FILE]
 //	linli version
 //	linli wechat menu --config FILE
 package main
@@ -35,6 +36,8 @@ const usage = `usage:
   linli chat --config FILE [--as NAME]  talk to linli in the terminal as resident NAME
   linli check --config FILE          validate a config file
   linli backup --config FILE --to PATH  copy the live database consistently
+  linli export registrations --event ID --config FILE [--out FILE]
+                                     write an event's roster as CSV (stdout by default)
   linli version                      print the version
   linli wechat menu --config FILE    install the WeChat custom menu
 `
@@ -60,6 +63,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		}
 		sub, rest = rest[0], rest[1:]
 	}
+	if cmd == "export" {
+		if len(rest) == 0 || rest[0] != "registrations" {
+			fmt.Fprintf(stderr, "linli export: what to export? (registrations)\n%s", usage)
+			return 2
+		}
+		cmd, rest = "export registrations", rest[1:]
+	}
 	fs := flag.NewFlagSet("linli "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (YAML)")
@@ -71,6 +81,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	if cmd == "backup" {
 		fs.StringVar(&backupTo, "to", "", "where to write the copy")
 	}
+	var eventRef, outPath string
+	if cmd == "export registrations" {
+		fs.StringVar(&eventRef, "event", "", "the event: its number (as in /event) or its config key")
+		fs.StringVar(&outPath, "out", "", "write the CSV to this file instead of stdout")
+	}
 	switch cmd {
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "linli", versionString())
@@ -78,7 +93,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
-	case "serve", "chat", "check", "backup", "wechat":
+	case "serve", "chat", "check", "backup", "wechat", "export registrations":
 	default:
 		fmt.Fprintf(stderr, "linli: unknown command %q\n%s", cmd, usage)
 		return 2
@@ -92,6 +107,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	}
 	if cmd == "backup" && backupTo == "" {
 		fmt.Fprintln(stderr, "linli backup: --to PATH is required")
+		return 2
+	}
+	if cmd == "export registrations" && eventRef == "" {
+		fmt.Fprintf(stderr, "linli %s: --event ID is required\n", cmd)
 		return 2
 	}
 	cfg, problems := loadConfig(*configPath, getenv)
@@ -125,6 +144,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 	case "wechat":
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 		err = wechatCommand(ctx, cfg, sub, log, stdout)
+	case "export registrations":
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		err = exportRegistrations(ctx, cfg, log, eventRef, outPath, stdout)
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
 		fmt.Fprintf(stderr, "linli %s: %v\n", cmd, err)

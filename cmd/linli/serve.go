@@ -14,6 +14,7 @@ import (
 
 	"linli/bot"
 	"linli/bot/console"
+	"linli/bot/qr"
 	"linli/bot/webchat"
 	"linli/bot/wechat"
 	"linli/flows"
@@ -79,6 +80,7 @@ func (a *app) routes() http.Handler {
 	if a.wechat != nil {
 		mux.Handle(a.cfg.WeChat.Path, a.wechat)
 	}
+	mux.Handle("GET /qr/{file}", qr.Handler())
 	return bot.Guard(a.log, mux)
 }
 
@@ -133,6 +135,14 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 		a.disp.Run(work, a.outbox, 5*time.Second)
 	}()
 
+	// TODO(lead): move this into the gocron scheduler of issue 5 as a named
+	// job ("expire-offers", every minute); until then a plain ticker.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.expireOffers(work, time.Minute)
+	}()
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("linli serving", "listen", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "version", versionString())
@@ -161,6 +171,23 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 	wg.Wait()
 	log.Info("stopped")
 	return nil
+}
+
+// expireOffers passes offered places whose 2 hours ran out to the next on
+// the waiting list, every tick until ctx ends.
+func (a *app) expireOffers(ctx context.Context, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if err := a.engine.ExpireOffers(ctx, now); err != nil && ctx.Err() == nil {
+				a.log.Error("expire offers", "err", err)
+			}
+		}
+	}
 }
 
 // chat runs one resident's conversation in the terminal.
