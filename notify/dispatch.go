@@ -15,17 +15,11 @@ import (
 
 // Alerter is told about rows that failed or reached nobody, one chunk of
 // rows at a time, so that a broken SMS account makes one alert and not
-// thousands. Notices (broadcasts report their own counts) and alerts
-// themselves are never passed on.
+// thousands. Each row's Status (failed or unreachable) and Error are its
+// outcome. Notices (broadcasts report their own counts) and alerts
+// themselves are never passed on. flows implements it, with the texts.
 type Alerter interface {
-	DeliveryProblems(ctx context.Context, problems []Problem)
-}
-
-// Problem is one row that failed or reached nobody.
-type Problem struct {
-	Row    store.OutboxRow
-	Status string // store.OutboxFailed or store.OutboxUnreachable
-	Error  string
+	DeliveryProblems(ctx context.Context, rows []store.OutboxRow)
 }
 
 // Dispatcher sends due outbox rows.
@@ -138,7 +132,7 @@ type run struct {
 	finishes []store.OutboxFinish
 	groups   []groupFinish
 	release  []store.OutboxRow
-	problems []Problem
+	problems []store.OutboxRow
 	sms      []*smsJob
 	handled  int
 }
@@ -205,7 +199,8 @@ func (r *run) putBack(rows ...store.OutboxRow) {
 
 func (r *run) note(row store.OutboxRow, f store.OutboxFinish) {
 	if (f.Status == store.OutboxFailed || f.Status == store.OutboxUnreachable) && row.Kind != KindAlert && row.Kind != KindNotice {
-		r.problems = append(r.problems, Problem{Row: row, Status: f.Status, Error: f.Error})
+		row.Status, row.Error = f.Status, f.Error
+		r.problems = append(r.problems, row)
 	}
 }
 

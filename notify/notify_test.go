@@ -41,10 +41,10 @@ func (permanentErr) Temporary() bool { return false }
 
 type alertRecorder struct {
 	mu  sync.Mutex
-	got []Problem
+	got []store.OutboxRow
 }
 
-func (a *alertRecorder) DeliveryProblems(_ context.Context, ps []Problem) {
+func (a *alertRecorder) DeliveryProblems(_ context.Context, ps []store.OutboxRow) {
 	a.mu.Lock()
 	a.got = append(a.got, ps...)
 	a.mu.Unlock()
