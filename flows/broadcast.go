@@ -166,7 +166,7 @@ func (e *Engine) handleBroadcastText(c *Ctx) result {
 const broadcastLayout = "2006-01-02 15:04"
 
 func (e *Engine) askWhen(c *Ctx) []bot.Reply {
-	example := e.now().In(e.loc).Add(24 * time.Hour).Format("2006-01-02") + " 09:00"
+	example := e.now().In(e.loc).Add(24*time.Hour).Format("2006-01-02") + " 09:00"
 	return []bot.Reply{{Text: c.T("bc.ask_when", example), Choices: []bot.Choice{{Payload: "now", Label: c.T("bc.now")}}}}
 }
 
