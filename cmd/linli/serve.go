@@ -30,6 +30,8 @@ type app struct {
 	engine *flows.Engine
 	bot    *bot.Bot
 	disp   *notify.Dispatcher
+	jobs   *flows.Jobs
+	sched  *notify.Scheduler
 }
 
 // newApp opens the database (migrating it) and wires the packages together.
@@ -45,9 +47,10 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a.bot = bot.New(st, a.engine, bot.Options{DefaultLang: cfg.Community.Language, Unavailable: flows.Unavailable, Logger: log})
-	a.disp = notify.NewDispatcher(st, notify.LogSMS{Log: log}, log, nil)
-	a.disp.RegisterPull(bot.ChannelWeb)
-	a.disp.RegisterPull(bot.ChannelConsole)
+	if err := a.wireNotify(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -58,6 +61,7 @@ func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("GET /metrics", promhttp.Handler())
+	a.smsRoutes(mux)
 	return bot.Guard(a.log, mux)
 }
 
@@ -101,14 +105,16 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	var wg sync.WaitGroup
-	work, stopWork := context.WithCancel(context.Background())
+	var stopOnce sync.Once
+	stopWork := func() {
+		stopOnce.Do(func() {
+			if err := a.sched.Stop(); err != nil {
+				log.Warn("scheduler stop", "err", err)
+			}
+		})
+	}
 	defer stopWork()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.disp.Run(work, a.outbox, 5*time.Second)
-	}()
+	a.sched.Start()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -118,7 +124,6 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case err := <-errc:
 		stopWork()
-		wg.Wait()
 		return fmt.Errorf("http: %w", err)
 	}
 	log.Info("shutting down: finishing in-flight work")
@@ -128,7 +133,6 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 		log.Warn("http shutdown", "err", err)
 	}
 	stopWork()
-	wg.Wait()
 	log.Info("stopped")
 	return nil
 }
