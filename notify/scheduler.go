@@ -254,9 +254,11 @@ func (sc *Scheduler) Jobs() []gocron.Job { return sc.s.Jobs() }
 // Start runs the scheduler, and dispatches at once whenever the outbox is
 // woken, until Stop.
 func (sc *Scheduler) Start() {
+	if o := sc.opt.Outbox; o != nil {
+		sc.opt.Dispatcher.Watch(o) // before any run reads it
+	}
 	sc.s.Start()
 	if o := sc.opt.Outbox; o != nil {
-		sc.opt.Dispatcher.Watch(o)
 		sc.wg.Add(1)
 		go func() {
 			defer sc.wg.Done()
