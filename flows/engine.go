@@ -64,6 +64,8 @@ type Engine struct {
 	staff map[string]*staffCommand
 	// onTicket listeners hear of every new ticket (the staff desk alerts staff).
 	onTicket []func(ctx context.Context, t store.Ticket)
+	// audiences resolve broadcast audiences other features own (addAudience).
+	audiences map[string]AudienceFunc
 }
 
 // intent is something a resident can start outside a flow.
@@ -97,6 +99,8 @@ func New(st *store.Store, cfg Config, opt Options) (*Engine, error) {
 	if err := e.addPlaces(); err != nil {
 		return nil, err
 	}
+	e.addPhone()
+	e.addBroadcast()
 	return e, nil
 }
 
@@ -267,6 +271,9 @@ func (e *Engine) dispatch(c *Ctx) []bot.Reply {
 		return rs
 	}
 	if m.Group {
+		if f := e.flows[c.st.Flow]; f != nil && f.inGroups && !c.st.Paused {
+			return e.inFlow(c) // a staff flow (/broadcast) started in the group
+		}
 		return nil // chatter in the staff group is not a resident's conversation
 	}
 	if m.Voice && c.In.Raw == "" {

@@ -15,6 +15,9 @@ type flow struct {
 	title string // catalog key of its name, shown in "paused"/"expired" notes
 	start string
 	steps map[string]*step
+	// inGroups lets the flow read answers in the staff group (staff flows
+	// such as /broadcast); other group chatter is ignored.
+	inGroups bool
 	// cancelWords replaces the global cancel for flows whose own answers
 	// include it (none yet); nil keeps the global behaviour.
 }

@@ -39,6 +39,17 @@ type permanentErr struct{}
 func (permanentErr) Error() string   { return "bad request" }
 func (permanentErr) Temporary() bool { return false }
 
+type alertRecorder struct {
+	mu  sync.Mutex
+	got []store.OutboxRow
+}
+
+func (a *alertRecorder) DeliveryProblems(_ context.Context, ps []store.OutboxRow) {
+	a.mu.Lock()
+	a.got = append(a.got, ps...)
+	a.mu.Unlock()
+}
+
 type smsRecorder struct{ phones []string }
 
 func (s *smsRecorder) Name() string { return "test" }
@@ -96,14 +107,14 @@ func TestFallbackChain(t *testing.T) {
 		t.Fatalf("rows %+v", rows)
 	}
 	// 3. A permanent error fails the row at once and tells staff.
-	var alerted []string
-	d.StaffAlert = func(_ context.Context, r store.OutboxRow, reason string) { alerted = append(alerted, reason) }
+	al := &alertRecorder{}
+	d.Alerts = al
 	tg.errs = []error{permanentErr{}}
 	o.Enqueue(ctx, store.OutboxRow{Kind: KindReply, ResidentID: rid, Body: store.OutboxBody{Text: "hi3"}, DueAt: now})
 	d.RunOnce(ctx)
 	rows, _ = st.RecentOutbox(ctx, 1)
-	if rows[0].Status != store.OutboxFailed || len(alerted) != 1 {
-		t.Fatalf("row %+v alerted %v", rows[0], alerted)
+	if rows[0].Status != store.OutboxFailed || len(al.got) != 1 || al.got[0].Status != store.OutboxFailed {
+		t.Fatalf("row %+v alerted %v", rows[0], al.got)
 	}
 	// 4. A temporary error retries later, not now.
 	tg.errs = []error{errors.New("503")}
@@ -129,13 +140,13 @@ func TestPullChannelHoldsAndUnreachableAlerts(t *testing.T) {
 	// Nobody reachable: a resident whose only identity blocked the bot, no phone.
 	gone := resident(t, st, "telegram", "77", now)
 	st.SetIdentityUnreachable(ctx, "telegram", "77", true)
-	var alerted int
-	d.StaffAlert = func(context.Context, store.OutboxRow, string) { alerted++ }
+	al := &alertRecorder{}
+	d.Alerts = al
 	o.Enqueue(ctx, store.OutboxRow{Kind: KindReply, ResidentID: gone, Body: store.OutboxBody{Text: "x"}, DueAt: now})
 	d.RunOnce(ctx)
 	rows, _ := st.RecentOutbox(ctx, 1)
-	if rows[0].Status != store.OutboxUnreachable || alerted != 1 {
-		t.Fatalf("row %+v alerted %d", rows[0], alerted)
+	if rows[0].Status != store.OutboxUnreachable || len(al.got) != 1 {
+		t.Fatalf("row %+v alerted %v", rows[0], al.got)
 	}
 	// Not due yet: untouched.
 	o.Enqueue(ctx, store.OutboxRow{Kind: KindReminder, ResidentID: web, Body: store.OutboxBody{Text: "later"}, DueAt: now.Add(time.Hour)})

@@ -64,18 +64,29 @@ type OutboxRow struct {
 	CreatedAt     time.Time
 	SentAt        time.Time
 	DeliveredAt   time.Time
+	// SMS bookkeeping (set by the dispatcher): the number and template an
+	// SMS went to, and the OutId of a provider call that may have carried
+	// the row; a row leased again with SMSOutID set is reconciled first.
+	SMSPhone    string
+	SMSTemplate string
+	SMSOutID    string
+	SMSTryAt    time.Time
+	// BroadcastID links a notice row to its broadcast (0: none).
+	BroadcastID int64
 }
 
 const outboxColumns = `id, kind, resident_id, target_channel, target_address, body, ref, dedupe_key, urgent, due_at,
-	status, attempts, lease_until, channel, provider, provider_id, error, created_at, sent_at, delivered_at`
+	status, attempts, lease_until, channel, provider, provider_id, error, created_at, sent_at, delivered_at,
+	sms_phone, sms_template, sms_out_id, sms_try_at, broadcast_id`
 
 func scanOutbox(row interface{ Scan(...any) error }) (OutboxRow, error) {
 	var o OutboxRow
-	var resident, lease, due, created, sent, delivered sql.NullInt64
+	var resident, lease, due, created, sent, delivered, try, broadcast sql.NullInt64
 	var dedupe sql.NullString
 	var body string
 	err := row.Scan(&o.ID, &o.Kind, &resident, &o.TargetChannel, &o.TargetAddress, &body, &o.Ref, &dedupe, &o.Urgent, &due,
-		&o.Status, &o.Attempts, &lease, &o.Channel, &o.Provider, &o.ProviderID, &o.Error, &created, &sent, &delivered)
+		&o.Status, &o.Attempts, &lease, &o.Channel, &o.Provider, &o.ProviderID, &o.Error, &created, &sent, &delivered,
+		&o.SMSPhone, &o.SMSTemplate, &o.SMSOutID, &try, &broadcast)
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, ErrNotFound
 	}
@@ -88,6 +99,7 @@ func scanOutbox(row interface{ Scan(...any) error }) (OutboxRow, error) {
 	o.ResidentID, o.DedupeKey = resident.Int64, dedupe.String
 	o.DueAt, o.LeaseUntil, o.CreatedAt = fromUnix(due), fromUnix(lease), fromUnix(created)
 	o.SentAt, o.DeliveredAt = fromUnix(sent), fromUnix(delivered)
+	o.SMSTryAt, o.BroadcastID = fromUnix(try), broadcast.Int64
 	return o, nil
 }
 
@@ -115,16 +127,19 @@ func (s *Store) EnqueueOutbox(ctx context.Context, rows []OutboxRow) ([]int64, e
 	now := s.now()
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (kind, resident_id, target_channel, target_address, body, ref,
-			dedupe_key, urgent, due_at, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			dedupe_key, urgent, due_at, status, created_at, broadcast_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT DO NOTHING RETURNING id`)
 		if err != nil {
 			return err
 		}
 		defer stmt.Close()
 		for i, r := range rows {
-			var resident, dedupe any
+			var resident, dedupe, broadcast any
 			if r.ResidentID != 0 {
 				resident = r.ResidentID
+			}
+			if r.BroadcastID != 0 {
+				broadcast = r.BroadcastID
 			}
 			if r.DedupeKey != "" {
 				dedupe = r.DedupeKey
@@ -138,7 +153,7 @@ func (s *Store) EnqueueOutbox(ctx context.Context, rows []OutboxRow) ([]int64, e
 				due = now
 			}
 			err = stmt.QueryRowContext(ctx, r.Kind, resident, r.TargetChannel, r.TargetAddress, string(body), r.Ref,
-				dedupe, r.Urgent, due.Unix(), OutboxPending, now.Unix()).Scan(&ids[i])
+				dedupe, r.Urgent, due.Unix(), OutboxPending, now.Unix(), broadcast).Scan(&ids[i])
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return err
 			}
@@ -154,37 +169,72 @@ func (s *Store) OutboxRowByID(ctx context.Context, id int64) (OutboxRow, error) 
 }
 
 // LeaseOutbox claims up to limit due rows for one dispatcher until
-// now+lease. Rows whose earlier lease ran out (a dispatcher died mid-send)
-// are claimed again too; the caller can tell them by Attempts > 0 and
-// Status == leased in the returned copy, and must reconcile before resending.
+// now+lease: first rows whose earlier lease ran out (a dispatcher died
+// mid-send), then urgent rows, then the rest, each oldest due first. The
+// caller tells the rows of a dead dispatcher by Status == leased in the
+// returned copy, and must reconcile those with SMSOutID set before resending.
+// Each kind of row is read through its own index range, so leasing stays
+// cheap with a hundred thousand rows waiting.
 func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int, channels ...string) ([]OutboxRow, error) {
 	var out []OutboxRow
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		q := "SELECT " + outboxColumns + ` FROM outbox WHERE
-			((status = 'pending' AND due_at <= ?) OR (status = 'leased' AND lease_until <= ?))`
-		args := []any{now.Unix(), now.Unix()}
+		filter, fargs := "", []any{}
 		if len(channels) > 0 {
-			q += " AND target_channel IN (?" + strings.Repeat(", ?", len(channels)-1) + ")"
+			filter = " AND target_channel IN (?" + strings.Repeat(", ?", len(channels)-1) + ")"
 			for _, c := range channels {
-				args = append(args, c)
+				fargs = append(fargs, c)
 			}
 		}
-		q += " ORDER BY urgent DESC, due_at, id LIMIT ?"
-		args = append(args, limit)
-		rows, err := scanOutboxRows(tx.QueryContext(ctx, q, args...))
-		if err != nil {
-			return err
+		queries := []struct {
+			where string
+			args  []any
+		}{
+			{"status = 'leased' AND lease_until <= ?" + filter + " ORDER BY lease_until, id", append([]any{now.Unix()}, fargs...)},
+			{"status = 'pending' AND urgent = 1 AND due_at <= ?" + filter + " ORDER BY due_at, id", append([]any{now.Unix()}, fargs...)},
+			{"status = 'pending' AND urgent = 0 AND due_at <= ?" + filter + " ORDER BY due_at, id", append([]any{now.Unix()}, fargs...)},
 		}
-		for _, r := range rows {
-			if _, err := tx.ExecContext(ctx, "UPDATE outbox SET status = 'leased', lease_until = ?, attempts = attempts + 1 WHERE id = ?",
-				now.Add(lease).Unix(), r.ID); err != nil {
+		for _, q := range queries {
+			if len(out) >= limit {
+				break
+			}
+			rows, err := scanOutboxRows(tx.QueryContext(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE "+q.where+" LIMIT ?",
+				append(q.args, limit-len(out))...))
+			if err != nil {
 				return err
 			}
+			out = append(out, rows...)
 		}
-		out = rows
-		return nil
+		ids := make([]int64, len(out))
+		for i, r := range out {
+			ids[i] = r.ID
+		}
+		return updateIDs(ctx, tx, "UPDATE outbox SET status = 'leased', lease_until = ?, attempts = attempts + 1", []any{now.Add(lease).Unix()}, ids)
 	})
 	return out, err
+}
+
+// updateIDs runs an UPDATE for many ids in chunks of an IN list, which is
+// far cheaper than a statement per row.
+func updateIDs(ctx context.Context, tx *sql.Tx, update string, args []any, ids []int64) error {
+	const chunk = 500
+	for len(ids) > 0 {
+		n := min(chunk, len(ids))
+		q := update + " WHERE id IN (?" + strings.Repeat(", ?", n-1) + ")"
+		a := append(append([]any{}, args...), int64sToAny(ids[:n])...)
+		if _, err := tx.ExecContext(ctx, q, a...); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+func int64sToAny(ids []int64) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }
 
 // OutboxOutcome is what happened to a leased row.

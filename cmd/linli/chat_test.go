@@ -21,7 +21,7 @@ var (
 )
 
 // buildBinary builds cmd/linli once per test run.
-func buildBinary(t *testing.T) string {
+func buildBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "linli-bin")

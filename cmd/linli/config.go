@@ -19,17 +19,18 @@ import (
 
 // Config is the whole config file: each package owns its section.
 type Config struct {
-	Community  flows.Community     `yaml:"community"`
-	Server     ServerConfig        `yaml:"server"`
-	Store      store.Config        `yaml:"store"`
-	WeChat     wechat.Config       `yaml:"wechat"`
-	Telegram   telegram.Config     `yaml:"telegram"`
-	SMS        notify.SMSConfig    `yaml:"sms"`
-	Staff      []flows.StaffMember `yaml:"staff"`
-	Categories []flows.Category    `yaml:"categories"`
-	Services   []flows.Service     `yaml:"services"`
-	Events     []flows.EventSpec   `yaml:"events"`
-	Targets    []flows.Target      `yaml:"targets"`
+	Community  flows.Community       `yaml:"community"`
+	Server     ServerConfig          `yaml:"server"`
+	Store      store.Config          `yaml:"store"`
+	WeChat     wechat.Config         `yaml:"wechat"`
+	Telegram   telegram.Config       `yaml:"telegram"`
+	SMS        notify.SMSConfig      `yaml:"sms"`
+	Schedule   notify.ScheduleConfig `yaml:"schedule"`
+	Staff      []flows.StaffMember   `yaml:"staff"`
+	Categories []flows.Category      `yaml:"categories"`
+	Services   []flows.Service       `yaml:"services"`
+	Events     []flows.EventSpec     `yaml:"events"`
+	Targets    []flows.Target        `yaml:"targets"`
 }
 
 // ServerConfig is the `server` section.
@@ -63,6 +64,8 @@ func defaults() Config {
 	c.SMS.Provider = "log"
 	c.SMS.RatePerSecond = 50
 	c.SMS.QuietHours = "21:00-08:00"
+	c.SMS.BatchSize = 1000
+	c.Schedule = notify.DefaultSchedule()
 	c.SMS.Aliyun.RegionID = "cn-hangzhou"
 	c.SMS.Aliyun.Endpoint = "dysmsapi.aliyuncs.com"
 	c.SMS.Aliyun.Scheme = "https"
@@ -259,6 +262,40 @@ func (v *validator) checkSMS(c *Config) {
 	}
 	if s.Aliyun.Scheme != "https" && s.Aliyun.Scheme != "http" {
 		v.add("sms.aliyun.scheme", "must be https or http, got %q", s.Aliyun.Scheme)
+	}
+	if s.BatchSize < 1 || s.BatchSize > 1000 {
+		v.add("sms.batch_size", "must be between 1 and 1000 (Aliyun's limit per SendSms), got %d", s.BatchSize)
+	}
+	v.checkSchedule(c)
+}
+
+func (v *validator) checkSchedule(c *Config) {
+	s := c.Schedule
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+		min time.Duration
+	}{
+		{"schedule.dispatch_every", s.DispatchEvery, time.Second},
+		{"schedule.lease", s.Lease, time.Second},
+		{"schedule.survey_after", s.SurveyAfter, time.Minute},
+		{"schedule.surveys_every", s.SurveysEvery, time.Second},
+		{"schedule.escalate_every", s.EscalateEvery, time.Second},
+		{"schedule.broadcasts_every", s.BroadcastsEvery, time.Second},
+		{"schedule.receipt_after", s.ReceiptAfter, time.Minute},
+	} {
+		if d.v < d.min {
+			v.add(d.key, "must be at least %s, got %s", d.min, d.v)
+		}
+	}
+	if s.EscalateRepeat < 0 {
+		v.add("schedule.escalate_repeat", "must not be negative")
+	}
+	if !clockRe.MatchString(s.DigestAt) {
+		v.add("schedule.digest_at", "must be a time such as 09:00, got %q", s.DigestAt)
+	}
+	if !clockRe.MatchString(s.PurgeAt) {
+		v.add("schedule.purge_at", "must be a time such as 03:30, got %q", s.PurgeAt)
 	}
 }
 

@@ -31,6 +31,8 @@ type app struct {
 	engine *flows.Engine
 	bot    *bot.Bot
 	disp   *notify.Dispatcher
+	jobs   *flows.Jobs
+	sched  *notify.Scheduler
 	met    *metrics
 	web    *webchat.Server
 	wechat *wechat.Handler // nil unless the channel is enabled
@@ -49,9 +51,10 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a.bot = bot.New(st, a.engine, bot.Options{DefaultLang: cfg.Community.Language, Unavailable: flows.Unavailable, Logger: log, Observer: a.met})
-	a.disp = notify.NewDispatcher(st, notify.LogSMS{Log: log}, log, nil)
-	a.disp.RegisterPull(bot.ChannelWeb)
-	a.disp.RegisterPull(bot.ChannelConsole)
+	if err := a.wireNotify(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	loc, _ := time.LoadLocation(cfg.Community.Timezone)
 	a.web, err = webchat.New(ctx, webchat.Options{
 		Store: st, Handler: a.bot, PublicURL: cfg.Server.PublicURL, SessionSecret: cfg.Server.SessionSecret,
@@ -81,6 +84,7 @@ func (a *app) routes() http.Handler {
 		mux.Handle(a.cfg.WeChat.Path, a.wechat)
 	}
 	mux.Handle("GET /qr/{file}", qr.Handler())
+	a.smsRoutes(mux)
 	return bot.Guard(a.log, mux)
 }
 
@@ -126,22 +130,16 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 	}
 	// Waiting web chat polls return at once, so shutdown need not wait them out.
 	srv.RegisterOnShutdown(a.web.Stop)
-	var wg sync.WaitGroup
-	work, stopWork := context.WithCancel(context.Background())
+	var stopOnce sync.Once
+	stopWork := func() {
+		stopOnce.Do(func() {
+			if err := a.sched.Stop(); err != nil {
+				log.Warn("scheduler stop", "err", err)
+			}
+		})
+	}
 	defer stopWork()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.disp.Run(work, a.outbox, 5*time.Second)
-	}()
-
-	// TODO(lead): move this into the gocron scheduler of issue 5 as a named
-	// job ("expire-offers", every minute); until then a plain ticker.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.expireOffers(work, time.Minute)
-	}()
+	a.sched.Start()
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -151,7 +149,6 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	case err := <-errc:
 		stopWork()
-		wg.Wait()
 		return fmt.Errorf("http: %w", err)
 	}
 	log.Info("shutting down: finishing in-flight work")
@@ -168,26 +165,8 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 		}
 	}
 	stopWork()
-	wg.Wait()
 	log.Info("stopped")
 	return nil
-}
-
-// expireOffers passes offered places whose 2 hours ran out to the next on
-// the waiting list, every tick until ctx ends.
-func (a *app) expireOffers(ctx context.Context, tick time.Duration) {
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			if err := a.engine.ExpireOffers(ctx, now); err != nil && ctx.Err() == nil {
-				a.log.Error("expire offers", "err", err)
-			}
-		}
-	}
 }
 
 // chat runs one resident's conversation in the terminal.
