@@ -101,6 +101,7 @@ func New(st *store.Store, cfg Config, opt Options) (*Engine, error) {
 	}
 	e.addPhone()
 	e.addBroadcast()
+	e.addBookingAudiences()
 	return e, nil
 }
 
