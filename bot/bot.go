@@ -35,9 +35,6 @@ type Engine interface {
 // Observer is told about every handled message (metrics hook); optional.
 type Observer interface {
 	Handled(channel, kind string, took time.Duration, err error)
-	// Rejected counts a request a channel refused before it became a
-	// message: a bad signature, a wrong secret, a malformed body.
-	Rejected(channel, reason string)
 }
 
 // Options configure the router.
@@ -77,13 +74,6 @@ func New(st *store.Store, engine Engine, opt Options) *Bot {
 		opt.Unavailable = func(string) []Reply { return nil }
 	}
 	return &Bot{st: st, engine: engine, opt: opt, queue: newKeyedQueue()}
-}
-
-// Rejected records a request a channel refused (for metrics).
-func (b *Bot) Rejected(channel, reason string) {
-	if b.opt.Observer != nil {
-		b.opt.Observer.Rejected(channel, reason)
-	}
 }
 
 // Store returns the router's store, for channels that record delivery state.

@@ -35,6 +35,9 @@ type Dispatcher struct {
 	// Alerts, when set, hears of rows that failed or reached nobody, so a
 	// person can phone the resident.
 	Alerts Alerter
+	// OnSMS, when set, hears the outcome of every provider call (metrics):
+	// result is sent or failed, code the provider's code ("OK" on success).
+	OnSMS func(provider, result, code string)
 	// Lease is how long a row is reserved for one attempt. After a crash,
 	// rows wait this long before another run takes them over.
 	Lease time.Duration

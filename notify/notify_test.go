@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"linli/notify/aliyun"
 	"linli/store"
 )
 
@@ -50,10 +51,17 @@ func (a *alertRecorder) DeliveryProblems(_ context.Context, ps []store.OutboxRow
 	a.mu.Unlock()
 }
 
-type smsRecorder struct{ phones []string }
+type smsRecorder struct {
+	phones []string
+	err    error // returned once, then cleared
+}
 
 func (s *smsRecorder) Name() string { return "test" }
 func (s *smsRecorder) SendSMS(_ context.Context, phone, template string, params map[string]string, outID string) (string, error) {
+	if err := s.err; err != nil {
+		s.err = nil
+		return "", err
+	}
 	s.phones = append(s.phones, phone)
 	return "biz-" + outID, nil
 }
@@ -165,5 +173,25 @@ func TestBackoffGrowsWithJitter(t *testing.T) {
 		if b < base*3/4 || b > base*5/4 {
 			t.Fatalf("attempt %d: %v outside ±25%% of %v", a, b, base)
 		}
+	}
+}
+
+// TestOnSMSReportsProviderCodes checks the metrics hook hears every provider
+// call with the provider's code.
+func TestOnSMSReportsProviderCodes(t *testing.T) {
+	ctx := context.Background()
+	st, d, _, sms, now := setup(t)
+	var got []string
+	d.OnSMS = func(provider, result, code string) { got = append(got, provider+" "+result+" "+code) }
+	o := NewOutbox(st)
+	rid := resident(t, st, "sms", "13812345678", now)
+	st.SetResidentPhone(ctx, rid, "13812345678")
+	o.Enqueue(ctx, store.OutboxRow{Kind: KindReply, ResidentID: rid, Urgent: true, Body: store.OutboxBody{Text: "a", Template: "ticket_update"}, DueAt: now})
+	d.RunOnce(ctx)
+	sms.err = &aliyun.Error{Op: "send", Code: "isv.MOBILE_NUMBER_ILLEGAL", Message: "bad"}
+	o.Enqueue(ctx, store.OutboxRow{Kind: KindReply, ResidentID: rid, Urgent: true, Body: store.OutboxBody{Text: "b", Template: "ticket_update"}, DueAt: now})
+	d.RunOnce(ctx)
+	if len(got) != 2 || got[0] != "test sent OK" || got[1] != "test failed isv.MOBILE_NUMBER_ILLEGAL" {
+		t.Fatalf("OnSMS heard %v", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"linli/notify/aliyun"
 	"linli/store"
 )
 
@@ -437,6 +438,7 @@ func (d *Dispatcher) runCall(ctx, send context.Context, r *run, provider string,
 		}
 		biz, err = d.sms.(BulkSMS).SendEach(send, items, c.template, out)
 	}
+	d.observeSMS(provider, err)
 	if err == nil {
 		f := smsOutcome(store.OutboxSent, provider, "")
 		f.ProviderID, f.SMSOutID = biz, out
@@ -555,6 +557,23 @@ func (d *Dispatcher) reconcile(ctx, send context.Context, r *run, rows []store.O
 		resend[i].SMSOutID = ""
 	}
 	return resend
+}
+
+// observeSMS reports one provider call to OnSMS.
+func (d *Dispatcher) observeSMS(provider string, err error) {
+	if d.OnSMS == nil {
+		return
+	}
+	if err == nil {
+		d.OnSMS(provider, "sent", "OK")
+		return
+	}
+	code := "error"
+	var ae *aliyun.Error
+	if errors.As(err, &ae) && ae.Code != "" {
+		code = ae.Code
+	}
+	d.OnSMS(provider, "failed", code)
 }
 
 func isBadNumber(err error) bool {

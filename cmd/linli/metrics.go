@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -67,7 +68,7 @@ func (m *metrics) Handled(channel, kind string, took time.Duration, err error) {
 	}
 }
 
-// Rejected implements bot.Observer.
+// Rejected counts a request a channel's endpoint refused.
 func (m *metrics) Rejected(channel, reason string) {
 	m.rejections.WithLabelValues(channel, reason).Inc()
 }
@@ -118,3 +119,48 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 		c.log.Warn("metrics: database gauges", "err", err)
 	}
 }
+
+// countRejections wraps the server and counts the requests each channel's
+// endpoint refused (bad signature, wrong secret, malformed or oversized
+// body, cross-origin, rate limited), by channel and status, so no channel
+// has to report them itself. channelOf names the channel of a path.
+func (m *metrics) countRejections(channelOf func(path string) string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		switch rec.status {
+		case http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
+			http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusTooManyRequests:
+			m.Rejected(channelOf(r.URL.Path), strings.ToLower(strings.ReplaceAll(http.StatusText(rec.status), " ", "_")))
+		}
+	})
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+// Flush keeps long polling and streaming working through the wrapper.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

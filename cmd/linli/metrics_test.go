@@ -38,14 +38,24 @@ func TestMetricsAfterConversation(t *testing.T) {
 	for _, line := range []string{"报修", "取消"} {
 		say("m2", line)
 	}
-	a.bot.Rejected("wechat", "bad_signature")
+	// A push with the wrong key is refused and counted.
+	resp, err := http.Post(base+"/sms/aliyun/report?key=wrong", "application/json", strings.NewReader("[]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("wrong key: %d", resp.StatusCode)
+	}
+	a.met.SMSResult("aliyun", "failed", "isv.MOBILE_NUMBER_ILLEGAL")
 	out := scrape(t, base)
 	for _, want := range []string{
 		`linli_inbound_messages_total{channel="console",kind="text"} 9`,
 		`linli_flows_ended_total{flow="report",outcome="completed"} 1`,
 		`linli_flows_ended_total{flow="report",outcome="cancelled"} 1`,
 		`linli_reply_latency_seconds_count{channel="console"} 9`,
-		`linli_webhook_rejections_total{channel="wechat",reason="bad_signature"} 1`,
+		`linli_webhook_rejections_total{channel="sms",reason="forbidden"} 1`,
+		`linli_sms_total{code="isv.MOBILE_NUMBER_ILLEGAL",provider="aliyun",result="failed"} 1`,
 		`linli_tickets_open 1`,
 		`linli_tickets_overdue 0`,
 		`process_resident_memory_bytes`,

@@ -47,6 +47,7 @@ func (a *app) wireNotify() error {
 	d.Register(notify.ChannelStaff, logStaffSender{log: a.log})
 	a.jobs = a.engine.Jobs(flows.JobsConfig{SurveyAfter: cfg.Schedule.SurveyAfter, EscalateRepeat: cfg.Schedule.EscalateRepeat})
 	d.Alerts = a.jobs
+	d.OnSMS = a.met.SMSResult
 	a.disp = d
 	a.sched, err = notify.NewScheduler(notify.SchedulerOptions{
 		Config: cfg.Schedule, Location: loc, Log: a.log, Store: a.st, Dispatcher: d, Outbox: a.outbox,

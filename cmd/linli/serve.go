@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -85,7 +86,20 @@ func (a *app) routes() http.Handler {
 	}
 	mux.Handle("GET /qr/{file}", qr.Handler())
 	a.smsRoutes(mux)
-	return bot.Guard(a.log, mux)
+	return a.met.countRejections(a.channelOf, bot.Guard(a.log, mux))
+}
+
+// channelOf names the channel an HTTP path belongs to, for metrics.
+func (a *app) channelOf(path string) string {
+	switch {
+	case a.cfg.WeChat.Path != "" && strings.HasPrefix(path, a.cfg.WeChat.Path):
+		return bot.ChannelWeChat
+	case a.cfg.Telegram.WebhookPath != "" && strings.HasPrefix(path, a.cfg.Telegram.WebhookPath):
+		return bot.ChannelTelegram
+	case strings.HasPrefix(path, "/sms/"):
+		return bot.ChannelSMS
+	}
+	return bot.ChannelWeb
 }
 
 func (a *app) healthz(w http.ResponseWriter, r *http.Request) {
