@@ -12,6 +12,9 @@ type Config struct {
 	Services   []Service
 	Events     []EventSpec
 	Targets    []Target
+	// DeskChats are the group chats that receive the desk's alerts (the
+	// Telegram staff group); WeChat staff are alerted one by one from Staff.
+	DeskChats []DeskChat
 }
 
 // Community is the `community` section.

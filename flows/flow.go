@@ -3,6 +3,7 @@ package flows
 import (
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"linli/bot"
@@ -15,6 +16,9 @@ type flow struct {
 	title string // catalog key of its name, shown in "paused"/"expired" notes
 	start string
 	steps map[string]*step
+	// idle replaces community.flow_idle for flows that wait longer for
+	// their answer (a rating asked for by a notice); 0 keeps it.
+	idle time.Duration
 	// cancelWords replaces the global cancel for flows whose own answers
 	// include it (none yet); nil keeps the global behaviour.
 }
