@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -210,6 +211,9 @@ func (v *validator) checkTelegram(c *Config) {
 	}
 	v.required("telegram.token", t.Token)
 	if t.Mode == "webhook" {
+		if !strings.HasPrefix(c.Server.PublicURL, "https://") {
+			v.add("server.public_url", "must be an https URL: Telegram only posts webhooks to https")
+		}
 		v.required("telegram.webhook_secret", t.WebhookSecret)
 		if t.WebhookSecret != "" && !regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`).MatchString(t.WebhookSecret) {
 			v.add("telegram.webhook_secret", "may only hold A-Z, a-z, 0-9, _ and - (Telegram's rule), 1 to 256 of them")
@@ -382,6 +386,10 @@ func (v *validator) checkPeople(c *Config) {
 
 // flowsConfig is the part of the config the conversations read.
 func (c Config) flowsConfig() flows.Config {
-	return flows.Config{Community: c.Community, Staff: c.Staff, Categories: c.Categories,
+	fc := flows.Config{Community: c.Community, Staff: c.Staff, Categories: c.Categories,
 		Services: c.Services, Events: c.Events, Targets: c.Targets}
+	if c.Telegram.Enabled && c.Telegram.StaffChatID != 0 {
+		fc.DeskChats = append(fc.DeskChats, flows.DeskChat{Channel: "telegram", Address: strconv.FormatInt(c.Telegram.StaffChatID, 10)})
+	}
+	return fc
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"linli/bot"
 	"linli/bot/console"
+	"linli/bot/telegram"
 	"linli/flows"
 	"linli/notify"
 	"linli/store"
@@ -30,6 +32,8 @@ type app struct {
 	engine *flows.Engine
 	bot    *bot.Bot
 	disp   *notify.Dispatcher
+	// telegram is the Telegram channel when enabled.
+	telegram *telegram.Channel
 }
 
 // newApp opens the database (migrating it) and wires the packages together.
@@ -48,6 +52,17 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 	a.disp = notify.NewDispatcher(st, notify.LogSMS{Log: log}, log, nil)
 	a.disp.RegisterPull(bot.ChannelWeb)
 	a.disp.RegisterPull(bot.ChannelConsole)
+	if cfg.Telegram.Enabled {
+		a.telegram, err = telegram.New(cfg.Telegram, a.bot, telegram.Options{Logger: log, Marker: st,
+			WebhookURL:    strings.TrimRight(cfg.Server.PublicURL, "/") + cfg.Telegram.WebhookPath,
+			Commands:      telegramCommands(cfg.Community.Language, flows.ResidentCommands),
+			StaffCommands: telegramCommands(cfg.Community.Language, flows.StaffCommands)})
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		a.disp.Register(bot.ChannelTelegram, a.telegram)
+	}
 	return a, nil
 }
 
@@ -58,6 +73,9 @@ func (a *app) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.Handle("GET /metrics", promhttp.Handler())
+	if a.telegram != nil && a.cfg.Telegram.Mode == "webhook" {
+		mux.Handle(a.cfg.Telegram.WebhookPath, a.telegram) // it answers 405 to anything but POST
+	}
 	return bot.Guard(a.log, mux)
 }
 
@@ -110,6 +128,14 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 		a.disp.Run(work, a.outbox, 5*time.Second)
 	}()
 
+	if a.telegram != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.telegram.Run(work)
+		}()
+	}
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("linli serving", "listen", ln.Addr().String(), "public_url", cfg.Server.PublicURL, "version", versionString())
@@ -131,6 +157,20 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 	wg.Wait()
 	log.Info("stopped")
 	return nil
+}
+
+// telegramCommands renders a command list for Telegram's menu: by default
+// in the community's language, and in Chinese and English for users whose
+// app is set to them.
+func telegramCommands(community string, list func(lang string) []flows.Command) map[string][]telegram.Command {
+	conv := func(lang string) []telegram.Command {
+		var out []telegram.Command
+		for _, c := range list(lang) {
+			out = append(out, telegram.Command{Name: c.Name, Description: c.Description})
+		}
+		return out
+	}
+	return map[string][]telegram.Command{"": conv(community), "zh": conv(bot.LangZH), "en": conv(bot.LangEN)}
 }
 
 // chat runs one resident's conversation in the terminal.
