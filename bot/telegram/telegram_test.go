@@ -558,3 +558,17 @@ func TestPollingSurvivesErrorsAndConfirmsOnStop(t *testing.T) {
 		t.Fatalf("%d updates left unconfirmed", s.f.Pending())
 	}
 }
+
+// postTo posts an update to a webhook URL and returns the status.
+func postTo(url string, u models.Update, secretHeader string) int {
+	b, _ := json.Marshal(u)
+	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(b))
+	req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secretHeader)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
