@@ -301,32 +301,38 @@ func TestFiftyUpdatesOfOneChatInOrder(t *testing.T) {
 	}
 }
 
-func TestWebhookUpdatesOfOneChatInArrivalOrder(t *testing.T) {
+func TestWebhookSlowUpdateHoldsOnlyItsChat(t *testing.T) {
 	release := make(chan struct{})
 	s := newSetup(t, "webhook", func(m bot.Message) []bot.Reply {
-		if m.Text == "0" {
-			<-release // the first update is slow; the rest queue behind it
+		if m.Text == "a0" {
+			<-release // the first update of chat A is slow
 		}
 		return nil
 	})
-	codes := make(chan int, 50)
-	for i := 0; i < 50; i++ {
-		u := s.f.TextUpdate(resident, resident, strconv.Itoa(i))
-		go func() { codes <- s.post(t, u, secret) }()
-		if i == 0 {
-			if m := s.rec.next(t); m.Text != "0" {
-				t.Fatalf("first %q", m.Text)
-			}
-		}
+	codes := make(chan int, 2)
+	a0 := s.f.TextUpdate(resident, resident, "a0")
+	go func() { codes <- s.post(t, a0, secret) }()
+	if m := s.rec.next(t); m.Text != "a0" {
+		t.Fatalf("first %q", m.Text)
 	}
+	a1 := s.f.TextUpdate(resident, resident, "a1")
+	go func() { codes <- s.post(t, a1, secret) }()
+	// Another chat is not held up …
+	if code := s.post(t, s.f.TextUpdate(resident+1, resident+1, "b0"), secret); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	if m := s.rec.next(t); m.Text != "b0" {
+		t.Fatalf("chat B waited for chat A; got %q", m.Text)
+	}
+	// … while chat A's next update waits for its first.
 	close(release)
-	for i := 0; i < 50; i++ {
+	if m := s.rec.next(t); m.Text != "a1" {
+		t.Fatalf("then %q", m.Text)
+	}
+	for i := 0; i < 2; i++ {
 		if c := <-codes; c != 200 {
 			t.Fatalf("status %d", c)
 		}
-	}
-	if s.rec.count() != 50 {
-		t.Fatalf("handled %d", s.rec.count())
 	}
 }
 
@@ -543,8 +549,16 @@ func TestSendRendersOutboxBodies(t *testing.T) {
 
 func TestPollingSurvivesErrorsAndConfirmsOnStop(t *testing.T) {
 	s := newSetup(t, "polling", nil)
-	telegram.SetSleep(s.ch, func(ctx context.Context, d time.Duration) error { return ctx.Err() })
+	var mu sync.Mutex
+	var waits []time.Duration
+	telegram.SetSleep(s.ch, func(ctx context.Context, d time.Duration) error {
+		mu.Lock()
+		waits = append(waits, d)
+		mu.Unlock()
+		return ctx.Err()
+	})
 	s.f.FailNext("getUpdates", 1, 502, "", 0)
+	s.f.FailNext("getUpdates", 1, 429, "", 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); s.ch.Run(ctx) }()
@@ -556,6 +570,11 @@ func TestPollingSurvivesErrorsAndConfirmsOnStop(t *testing.T) {
 	<-done
 	if s.f.Pending() != 0 {
 		t.Fatalf("%d updates left unconfirmed", s.f.Pending())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(waits) != 2 || waits[0] != time.Second || waits[1] != 4*time.Second {
+		t.Fatalf("waits %v: want a backoff, then retry_after", waits)
 	}
 }
 
