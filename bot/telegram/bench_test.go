@@ -12,6 +12,8 @@ import (
 	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
+	"linli/bot"
+	"linli/bot/telegram"
 	"linli/bot/telegram/tgfake"
 )
 
@@ -117,5 +119,32 @@ func BenchmarkTelegramUpdate(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		p.post(b, in[i])
 		waitOne(b, w.f, resident)
+	}
+}
+
+// BenchmarkTelegramAdapterOnly is linli's Telegram channel with a handler
+// that answers at once (no router, no database): it separates the
+// channel's own cost from the router's and the store's.
+func BenchmarkTelegramAdapterOnly(b *testing.B) {
+	f := tgfake.New()
+	defer f.Close()
+	ch, err := telegram.New(telegram.Config{Enabled: true, Token: f.Token(), Mode: "webhook", WebhookPath: "/telegram",
+		WebhookSecret: secret, APIBaseURL: f.URL()}, newRecorder(func(bot.Message) []bot.Reply { return []bot.Reply{{Text: "收到"}} }),
+		telegram.Options{Logger: quietLog()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(bot.Guard(quietLog(), ch))
+	defer srv.Close()
+	p := benchPoster{client: &http.Client{}, url: srv.URL}
+	in := bodies(b, func(i int) models.Update {
+		return f.TextUpdate(resident, resident, "楼道灯坏了三天，晚上很黑")
+	})
+	f.Reset()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p.post(b, in[i])
+		waitOne(b, f, resident)
 	}
 }
