@@ -456,7 +456,7 @@ func (e *Engine) askBookConfirm(c *Ctx) []bot.Reply {
 		return append([]bot.Reply{{Text: c.T("book.gone")}}, e.askDay(c)...)
 	}
 	summary := c.T("book.summary", pick(c.Lang, svc.Name, svc.NameEN), e.fmtSpan(c.Lang, s.start, s.end),
-		pick(c.Lang, svc.Place, svc.PlaceEN), fmtDuration(c.Lang, svc.CancelCutoff))
+		pick(c.Lang, svc.Place, svc.PlaceEN), fmtWait(c.Lang, svc.CancelCutoff))
 	return []bot.Reply{ask(summary, e.bookConfirmOptions(c))}
 }
 
@@ -510,7 +510,7 @@ func (e *Engine) takeBooking(c *Ctx, svc Service, s slot, wait bool) result {
 	}
 	e.enqueue(c, e.reminderRows(c.Turn.Resident.ID, c.Lang, placeInfo{code: b.Code, name: name, place: place, start: s.start, end: s.end})...)
 	return done(bot.Reply{Text: lines(c.T("book.done", b.Code, name, when, place), c.T("place.reminders_note"),
-		c.T("book.cancel_hint", fmtDuration(c.Lang, svc.CancelCutoff)))})
+		c.T("book.cancel_hint", fmtWait(c.Lang, svc.CancelCutoff)))})
 }
 
 // bookingInfo describes a booking for messages.
@@ -582,7 +582,7 @@ func (e *Engine) cancelBooking(c *Ctx, code string) (string, error) {
 		return c.T("place.already_started", code), nil
 	}
 	if b.Status == store.PlaceConfirmed && b.SlotAt.Sub(now) < svc.CancelCutoff {
-		return c.T("place.cutoff_passed", code, fmtDuration(c.Lang, svc.CancelCutoff)), nil
+		return c.T("place.cutoff_passed", code, fmtWait(c.Lang, svc.CancelCutoff)), nil
 	}
 	_, offered, err := e.st.ReleaseBooking(c, store.PlaceRelease{Code: code, ResidentID: c.Turn.Resident.ID,
 		From: []string{store.PlaceConfirmed, store.PlaceWaiting, store.PlaceOffered}, To: store.PlaceCancelled,

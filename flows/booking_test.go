@@ -53,7 +53,7 @@ func TestBookingHappyPathAndReminders(t *testing.T) {
 	}
 	// The reminder the evening before is already past (it is 18:00 now);
 	// the one 2 hours before is due at 07:00.
-	rem := h.outbox("alice", kindReminder)
+	rem := h.outboxOf("alice", kindReminder)
 	if len(rem) != 1 || !rem[0].DueAt.Equal(shanghai(2026, 11, 26, 7, 0)) || rem[0].Ref != "B1001" ||
 		rem[0].Body.Template != "reminder" || rem[0].Body.Params["name"] != "血压测量" || rem[0].Body.Params["place"] != "卫生服务站" ||
 		rem[0].Body.Params["time"] != "11月26日 周四 09:00" || !strings.Contains(rem[0].Body.Text, "B1001") {
@@ -61,7 +61,7 @@ func TestBookingHappyPathAndReminders(t *testing.T) {
 	}
 	// A booking next week gets both reminders.
 	expect(t, h.book("alice", "2", "2"), "B1002", "12月1日 周二 09:30–10:00")
-	rem = h.outbox("alice", kindReminder)
+	rem = h.outboxOf("alice", kindReminder)
 	if len(rem) != 3 || !rem[1].DueAt.Equal(shanghai(2026, 11, 30, 18, 0)) || !rem[2].DueAt.Equal(shanghai(2026, 12, 1, 7, 30)) {
 		t.Fatalf("reminders %+v", rem)
 	}
@@ -72,7 +72,7 @@ func TestBookingHappyPathAndReminders(t *testing.T) {
 	expect(t, rs, "要取消哪一项", "预约 B1002")
 	h.say("alice", "2")
 	expect(t, h.say("alice", "确定"), "预约 B1002 已取消")
-	for _, r := range h.outbox("alice", kindReminder) {
+	for _, r := range h.outboxOf("alice", kindReminder) {
 		if want := map[string]string{"B1001": store.OutboxPending, "B1002": store.OutboxCancelled}[r.Ref]; r.Status != want {
 			t.Fatalf("reminder of %s is %s, want %s", r.Ref, r.Status, want)
 		}
@@ -163,13 +163,13 @@ func TestBookingCancelPromotesAcceptAndLapse(t *testing.T) {
 	// a cancels: c, first in line, is offered the place for 2 hours.
 	h.say("a", "取消")
 	expect(t, h.say("a", "确定"), "预约 B1001 已取消")
-	offers := h.outbox("c", kindOffer)
+	offers := h.outboxOf("c", kindOffer)
 	if len(offers) != 1 || offers[0].Ref != "B1003" || len(offers[0].Body.Choices) != 2 || offers[0].Body.Choices[0].Payload != "accept:B1003" ||
 		!strings.Contains(offers[0].Body.Text, "11月25日 周三 20:00") || offers[0].Body.Params["content"] == "" {
 		t.Fatalf("offer %+v", offers)
 	}
 	expect(t, h.say("c", "我的"), "B1003", "名额保留到 11月25日 周三 20:00")
-	if len(h.outbox("d", kindOffer)) != 0 {
+	if len(h.outboxOf("d", kindOffer)) != 0 {
 		t.Fatal("d was offered out of turn")
 	}
 	// c is in the middle of a report and presses the offer's button.
@@ -179,30 +179,30 @@ func TestBookingCancelPromotesAcceptAndLapse(t *testing.T) {
 	if h.conv("c").Flow != "report" {
 		t.Fatal("the report flow was lost")
 	}
-	if len(h.outbox("c", kindReminder)) != 1 {
+	if len(h.outboxOf("c", kindReminder)) != 1 {
 		t.Fatal("no reminder for the accepted place")
 	}
 	// b cancels: d is offered, and lets it lapse.
 	h.say("b", "取消")
 	h.say("b", "确定")
-	if len(h.outbox("d", kindOffer)) != 1 {
+	if len(h.outboxOf("d", kindOffer)) != 1 {
 		t.Fatal("d was not offered the place")
 	}
 	h.clock.Advance(119 * time.Minute)
 	if err := h.eng.ExpireOffers(ctx, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if len(h.outbox("e", kindOffer)) != 0 {
+	if len(h.outboxOf("e", kindOffer)) != 0 {
 		t.Fatal("the offer passed on before 2 hours")
 	}
 	h.clock.Advance(time.Minute)
 	if err := h.eng.ExpireOffers(ctx, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if l := h.outbox("d", kindLapsed); len(l) != 1 || !strings.Contains(l[0].Body.Text, "已过期") {
+	if l := h.outboxOf("d", kindLapsed); len(l) != 1 || !strings.Contains(l[0].Body.Text, "已过期") {
 		t.Fatalf("lapse notice %+v", l)
 	}
-	if o := h.outbox("e", kindOffer); len(o) != 1 || o[0].Ref != "B1005" {
+	if o := h.outboxOf("e", kindOffer); len(o) != 1 || o[0].Ref != "B1005" {
 		t.Fatalf("e's offer %+v", o)
 	}
 	expect(t, h.say("d", "接受 B1004"), "名额保留已过期")
@@ -230,7 +230,7 @@ func TestBookingDeclinePassesOn(t *testing.T) {
 	h.say("a", "取消")
 	h.say("a", "确定")
 	expect(t, h.send(bot.Message{UserID: "c", Payload: "decline:B1003"}), "已放弃 B1003")
-	if o := h.outbox("d", kindOffer); len(o) != 1 {
+	if o := h.outboxOf("d", kindOffer); len(o) != 1 {
 		t.Fatalf("d not offered after c declined: %+v", o)
 	}
 	expect(t, h.say("c", "接受 B1003"), "名额保留已过期或已不再为您保留")

@@ -15,6 +15,9 @@ type Config struct {
 	// PublicURL is server.public_url: links in messages (check-in QR images)
 	// start with it. Empty: no links.
 	PublicURL string
+	// DeskChats are the group chats that receive the desk's alerts (the
+	// Telegram staff group); WeChat staff are alerted one by one from Staff.
+	DeskChats []DeskChat
 }
 
 // Community is the `community` section.

@@ -60,6 +60,8 @@ type Engine struct {
 	// actions run before any flow step: answers to messages sent later
 	// (accepting an offered place) that must work whatever the resident is doing.
 	actions []func(c *Ctx) ([]bot.Reply, bool)
+	// statsSections add lines to the staff's /stats for the period since.
+	statsSections []func(c *Ctx, since time.Time) ([]string, error)
 	// staff are the commands of the staff desk, by name.
 	staff map[string]*staffCommand
 	// onTicket listeners hear of every new ticket (the staff desk alerts staff).
@@ -102,6 +104,7 @@ func New(st *store.Store, cfg Config, opt Options) (*Engine, error) {
 	e.addPhone()
 	e.addBroadcast()
 	e.addBookingAudiences()
+	e.addDesk()
 	return e, nil
 }
 
@@ -223,8 +226,12 @@ func (e *Engine) load(ctx context.Context, residentID int64) (*state, error) {
 	if _, ok := e.flows[st.Flow]; !ok && st.Flow != "" {
 		return &state{}, nil
 	}
-	if st.Flow != "" && !st.Paused && e.now().Sub(conv.UpdatedAt) > e.cfg.Community.FlowIdle {
-		st.Paused, st.PausedAt = true, conv.UpdatedAt.Add(e.cfg.Community.FlowIdle).Unix()
+	idle := e.cfg.Community.FlowIdle
+	if f := e.flows[st.Flow]; f != nil && f.idle > 0 {
+		idle = f.idle
+	}
+	if st.Flow != "" && !st.Paused && e.now().Sub(conv.UpdatedAt) > idle {
+		st.Paused, st.PausedAt = true, conv.UpdatedAt.Add(idle).Unix()
 		st.Data = withFlag(st.Data, "_expired_notice", "1")
 	}
 	return &st, nil
@@ -342,6 +349,9 @@ func (e *Engine) outsideFlow(c *Ctx) []bot.Reply {
 		if mi := e.menuIntents(); i >= 1 && i <= len(mi) {
 			return mi[i-1].start(c)
 		}
+	}
+	if rs, ok := e.residentNote(c); ok {
+		return rs
 	}
 	return e.menu(c)
 }

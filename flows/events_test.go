@@ -153,7 +153,7 @@ func TestEventRegisterWithCompanionsQRAndCheckIn(t *testing.T) {
 	if rs[0].Image == nil || rs[0].Image.URL != "https://linli.example/qr/"+g.Code+".png" {
 		t.Fatalf("QR image %+v", rs[0].Image)
 	}
-	if rem := h.outbox("amy", kindReminder); len(rem) != 2 || rem[0].Ref != g.Code || !rem[1].DueAt.Equal(shanghai(2026, 11, 28, 12, 0)) {
+	if rem := h.outboxOf("amy", kindReminder); len(rem) != 2 || rem[0].Ref != g.Code || !rem[1].DueAt.Equal(shanghai(2026, 11, 28, 12, 0)) {
 		t.Fatalf("reminders %+v", rem)
 	}
 	expect(t, h.say("amy", "我的"), "【活动报名】", g.Code+" · 消防安全培训 · 11月28日 周六 14:00 · 已确认（+1 同行）")
@@ -168,16 +168,16 @@ func TestEventRegisterWithCompanionsQRAndCheckIn(t *testing.T) {
 	h.say("amy", "取消")
 	// Staff check her in with one companion; the code is accepted once.
 	h.clock.Advance(shanghai(2026, 11, 28, 13, 50).Sub(h.clock.Now()))
-	rs = h.staff("/checkin " + strings.ToLower(g.Code))
+	rs = h.staffSays("/checkin " + strings.ToLower(g.Code))
 	expect(t, rs, "✓ 已签到："+g.Code, "（+1 同行）", "本场已签到 2 人次")
-	expect(t, h.staff("/checkin "+g.Code), g.Code+" 已于 11-28 13:50 签到（王主任），不重复计数")
-	expect(t, h.staff("/checkin ZZZZZZ"), "没有签到码 ZZZZZZ")
-	expect(t, h.staff("/checkin"), "用法：/checkin")
-	rs = h.staff(fmt.Sprintf("/event %d", ev.ID))
+	expect(t, h.staffSays("/checkin "+g.Code), g.Code+" 已于 11-28 13:50 签到（王主任），不重复计数")
+	expect(t, h.staffSays("/checkin ZZZZZZ"), "没有签到码 ZZZZZZ")
+	expect(t, h.staffSays("/checkin"), "用法：/checkin")
+	rs = h.staffSays(fmt.Sprintf("/event %d", ev.ID))
 	expect(t, rs, fmt.Sprintf("#%d 消防安全培训（培训）", ev.ID), "已报名 2 人（1 份）", "已签到 1 人 + 同行 1 = 2 人次", "1. "+g.Code, "✓13:50+1")
 	// /stats: attendance by kind and the training target.
 	h.clock.Advance(3 * time.Hour)
-	rs = h.staff("/stats")
+	rs = h.staffSays("/stats")
 	expect(t, rs, "培训：1 场，2 人次（签到 1 + 同行 1）", "培训人次：2 / 5000（0.0%）", "文艺晚会场次：0 / 12")
 	// Once it started, it is no longer offered to residents nor cancellable.
 	expect(t, h.say("amy", "活动"), "近期没有可报名的活动")
@@ -228,7 +228,7 @@ func TestEventWaitingListPromotionAndLapse(t *testing.T) {
 	if ben.Status != store.PlaceOffered {
 		t.Fatalf("ben %+v", ben)
 	}
-	if o := h.outbox("ben", kindOffer); len(o) != 1 || o[0].Body.Choices[0].Payload != "accept:"+ben.Code {
+	if o := h.outboxOf("ben", kindOffer); len(o) != 1 || o[0].Body.Choices[0].Payload != "accept:"+ben.Code {
 		t.Fatalf("offer %+v", o)
 	}
 	// Two hours pass without an answer: cat is offered it.
@@ -236,7 +236,7 @@ func TestEventWaitingListPromotionAndLapse(t *testing.T) {
 	if err := h.eng.ExpireOffers(ctx, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if len(h.outbox("ben", kindLapsed)) != 1 || len(h.outbox("cat", kindOffer)) != 1 {
+	if len(h.outboxOf("ben", kindLapsed)) != 1 || len(h.outboxOf("cat", kindOffer)) != 1 {
 		t.Fatal("the offer did not pass from ben to cat")
 	}
 	rs := h.send(bot.Message{UserID: "cat", Payload: "accept:" + h.registration("cat", ev).Code})
@@ -249,7 +249,7 @@ func TestEventWaitingListPromotionAndLapse(t *testing.T) {
 		t.Fatalf("use %+v", u)
 	}
 	// Check-in refuses anyone not on the roster.
-	expect(t, h.staff("/checkin "+ben.Code), ben.Code+" 不在名单上")
+	expect(t, h.staffSays("/checkin "+ben.Code), ben.Code+" 不在名单上")
 }
 
 func TestEventsGlobalWordsAtEveryStep(t *testing.T) {
@@ -299,25 +299,25 @@ func TestStaffCreatesEventStepByStep(t *testing.T) {
 		!ev.Deadline.Equal(ev.StartsAt) || ev.CreatedBy != "王主任" || ev.Description != "请带好身份证。" {
 		t.Fatalf("event %+v %v", ev, err)
 	}
-	expect(t, h.staff("/event"), "#1 12月20日 周日 19:00 消防安全培训 · 已报名 0/50 · 候补 0")
+	expect(t, h.staffSays("/event"), "#1 12月20日 周日 19:00 消防安全培训 · 已报名 0/50 · 候补 0")
 	// Residents see it.
 	expect(t, h.say("zoe", "活动"), "消防安全培训（剩 50 位）")
 }
 
 func TestStaffCreatesEventInOneMessage(t *testing.T) {
 	h := newPlacesHarness(t)
-	expect(t, h.staff("/event new"), "新建活动：请在私聊中发送 /event new", "标题：消防安全培训")
-	rs := h.staff("/event new\n标题：社区巡逻\n类型：patrol\n开始：2026-12-05 20:00\n名额：abc\n颜色：红")
+	expect(t, h.staffSays("/event new"), "新建活动：请在私聊中发送 /event new", "标题：消防安全培训")
+	rs := h.staffSays("/event new\n标题：社区巡逻\n类型：patrol\n开始：2026-12-05 20:00\n名额：abc\n颜色：红")
 	expect(t, rs, "活动未创建", "不认识的项目“颜色”", "缺少“地点”", "名额: 名额请填 1 到 10000 的数字")
-	rs = h.staff("/event new\n标题：社区巡逻\n类型：patrol\n开始：2026-12-05 20:00\n结束：22:00\n地点：东门\n名额：8\n截止：2026-12-04 12:00")
+	rs = h.staffSays("/event new\n标题：社区巡逻\n类型：patrol\n开始：2026-12-05 20:00\n结束：22:00\n地点：东门\n名额：8\n截止：2026-12-04 12:00")
 	expect(t, rs, "活动已创建：#1 社区巡逻", "12月5日 周六 20:00–22:00", "东门", "名额 8", "报名截止 12月4日 周五 12:00")
 	// English keys work too.
-	rs = h.staff("/event new\ntitle: Evening show\nkind: show\nstart: 12-26 19:00\nplace: Square\ncapacity: 200\ncompanions: 2")
+	rs = h.staffSays("/event new\ntitle: Evening show\nkind: show\nstart: 12-26 19:00\nplace: Square\ncapacity: 200\ncompanions: 2")
 	expect(t, rs, "活动已创建：#2 Evening show")
 	if ev, _ := h.st.Event(context.Background(), 2); ev.Companions != 2 || !ev.StartsAt.Equal(shanghai(2026, 12, 26, 19, 0)) {
 		t.Fatalf("event %+v", ev)
 	}
-	expect(t, h.staff("/event 99"), "没有编号为 99 的活动")
+	expect(t, h.staffSays("/event 99"), "没有编号为 99 的活动")
 }
 
 func TestEventStaffFlowRefusedToResidents(t *testing.T) {
@@ -349,8 +349,8 @@ func TestEventCSVIsTheRoster(t *testing.T) {
 	h.st.SetResidentPhone(context.Background(), h.residentID("u1"), "13812345678")
 	g0, g1 := h.registration("u0", ev), h.registration("u1", ev)
 	h.clock.Advance(shanghai(2026, 11, 28, 13, 55).Sub(h.clock.Now()))
-	h.staff("/checkin " + g1.Code)
-	rs := h.staff(fmt.Sprintf("/event %d csv", ev.ID))
+	h.staffSays("/checkin " + g1.Code)
+	rs := h.staffSays(fmt.Sprintf("/event %d csv", ev.ID))
 	recs, err := csv.NewReader(strings.NewReader(joined(rs))).ReadAll()
 	if err != nil {
 		t.Fatal(err)
@@ -368,17 +368,17 @@ func TestEventCSVIsTheRoster(t *testing.T) {
 		t.Fatalf("%s %q %v", name, data, err)
 	}
 	// The roster shows the waiting list apart.
-	expect(t, h.staff(fmt.Sprintf("/event %d", ev.ID)), "候补：", "1. "+h.registration("u2", ev).Code+" 李叔叔")
+	expect(t, h.staffSays(fmt.Sprintf("/event %d", ev.ID)), "候补：", "1. "+h.registration("u2", ev).Code+" 李叔叔")
 }
 
 func TestTodayListsBookingsAndEvents(t *testing.T) {
 	h := newPlacesHarness(t)
-	expect(t, h.staff("/today"), "今天（11月25日 周三）", "今天没有预约和活动")
+	expect(t, h.staffSays("/today"), "今天（11月25日 周三）", "今天没有预约和活动")
 	h.book("kim", "1", "2")
 	h.send(bot.Message{UserID: "kim", DisplayName: "金大妈", Text: "我的"})
 	h.event("健康讲座", "training", 40, 0, shanghai(2026, 11, 26, 15, 0), shanghai(2026, 11, 26, 12, 0))
 	h.clock.Advance(shanghai(2026, 11, 26, 8, 0).Sub(h.clock.Now()))
-	rs := h.staff("/today")
+	rs := h.staffSays("/today")
 	expect(t, rs, "今天（11月26日 周四）", "【预约】", "09:30 血压测量 B1001 金大妈", "【活动】", "15:00 #1 健康讲座 · 报名 0 人")
 }
 
@@ -401,5 +401,5 @@ func TestConfigEventsLoadedIdempotently(t *testing.T) {
 	}
 	h.say("en", "English")
 	expect(t, h.say("en", "events"), "Month-end show (250 free)")
-	expect(t, h.staff("/event show_2026_12"), "月末文艺晚会（文艺演出）")
+	expect(t, h.staffSays("/event show_2026_12"), "月末文艺晚会（文艺演出）")
 }

@@ -84,8 +84,6 @@ var eventStaffTexts = catalog{
 	"today.booking_line":     {"%s %s %s %s", "%s %s %s %s"},
 	"today.events":           {"【活动】", "[Events]"},
 	"today.event_line":       {"%s #%d %s · 报名 %d 人 · 已签到 %d 人次", "%s #%d %s · %d registered · %d person-times checked in"},
-	"stats.usage":            {"用法：/stats [天数]", "Usage: /stats [days]"},
-	"stats.title":            {"统计（近 %d 天）", "Statistics (last %d days)"},
 	"stats.attendance":       {"【活动出勤】（%s 起）", "[Event attendance] (since %s)"},
 	"stats.attendance_none":  {"（这段时间没有活动）", "(no events in this period)"},
 	"stats.attendance_line":  {"%s：%d 场，%d 人次（签到 %d + 同行 %d）", "%s: %d events, %d person-times (%d checked in + %d companions)"},
@@ -106,7 +104,10 @@ func (e *Engine) addEventStaff() {
 	e.setStaffCommand(&staffCommand{name: "event", usage: "/event [new | ID [csv]]", run: e.cmdEvent})
 	e.setStaffCommand(&staffCommand{name: "checkin", usage: "/checkin CODE [N]", run: e.cmdCheckIn})
 	e.setStaffCommand(&staffCommand{name: "today", usage: "/today", run: e.cmdToday})
-	e.setStaffCommand(&staffCommand{name: "stats", usage: "/stats [days]", run: e.cmdStats})
+	// The desk's /stats shows attendance by kind of event and the targets.
+	e.statsSections = append(e.statsSections, func(c *Ctx, since time.Time) ([]string, error) {
+		return e.eventStatsLines(c, since), nil
+	})
 	steps := map[string]*step{}
 	for i, f := range eventFields {
 		nextStep := "confirm"
@@ -721,21 +722,6 @@ func (e *Engine) cmdToday(c *Ctx, _ StaffMember, _ string) []bot.Reply {
 	return []bot.Reply{{Text: strings.Join(ls, "\n")}}
 }
 
-// cmdStats is a minimal /stats with the part of bookings and events; the
-// staff desk's /stats adds eventStatsLines to its own figures.
-func (e *Engine) cmdStats(c *Ctx, _ StaffMember, args string) []bot.Reply {
-	days := 30
-	if f := strings.Fields(args); len(f) > 0 {
-		n, err := strconv.Atoi(f[0])
-		if err != nil || n < 1 || n > 3660 {
-			return []bot.Reply{{Text: c.T("stats.usage")}}
-		}
-		days = n
-	}
-	ls := append([]string{c.T("stats.title", days)}, e.eventStatsLines(c, e.now().AddDate(0, 0, -days))...)
-	return []bot.Reply{{Text: strings.Join(ls, "\n")}}
-}
-
 // eventStatsLines are the lines of /stats about events: attendance by kind
 // since `since`, and the progress of every target of the config.
 // Person-times are checked-in registrants plus their checked-in companions;
@@ -770,8 +756,8 @@ func (e *Engine) eventStatsLines(c *Ctx, since time.Time) []string {
 			e.log.Error("stats: target", "err", err)
 			return append(ls, c.T("unavailable"))
 		}
-		ls = append(ls, c.T("stats.target_line", pick(c.Lang, t.Name, t.NameEN), got, t.Goal, percent(got, t.Goal),
-			t.From, t.To, percent(int(clampDur(now.Sub(from), 0, end.Sub(from))/time.Hour), int(end.Sub(from)/time.Hour))))
+		ls = append(ls, c.T("stats.target_line", pick(c.Lang, t.Name, t.NameEN), got, t.Goal, percent1(got, t.Goal),
+			t.From, t.To, percent1(int(clampDur(now.Sub(from), 0, end.Sub(from))/time.Hour), int(end.Sub(from)/time.Hour))))
 	}
 	return ls
 }
@@ -811,7 +797,8 @@ func clampDur(d, lo, hi time.Duration) time.Duration {
 }
 
 // percent renders part of whole as 24.7%.
-func percent(part, whole int) string {
+// percent1 is a share with one decimal, for target progress.
+func percent1(part, whole int) string {
 	if whole <= 0 {
 		return "–"
 	}

@@ -3,6 +3,7 @@ package flows
 import (
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"linli/bot"
@@ -18,6 +19,9 @@ type flow struct {
 	// inGroups lets the flow read answers in the staff group (staff flows
 	// such as /broadcast); other group chatter is ignored.
 	inGroups bool
+	// idle replaces community.flow_idle for flows that wait longer for
+	// their answer (a rating asked for by a notice); 0 keeps it.
+	idle time.Duration
 	// cancelWords replaces the global cancel for flows whose own answers
 	// include it (none yet); nil keeps the global behaviour.
 }

@@ -18,7 +18,6 @@ import (
 // strings (flows does not import notify).
 const (
 	kindVerifyCode = "verify_code"
-	kindAlert      = "alert"
 	kindSurvey     = "survey"
 	kindNotice     = "notice"
 	channelSMS     = "sms"

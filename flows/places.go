@@ -100,7 +100,7 @@ func (e *Engine) fmtSpan(lang string, start, end time.Time) string {
 }
 
 // fmtDuration renders a cut-off such as 2h or 90m for residents.
-func fmtDuration(lang string, d time.Duration) string {
+func fmtWait(lang string, d time.Duration) string {
 	if d%time.Hour == 0 {
 		if lang == "en" {
 			if d == time.Hour {
@@ -116,8 +116,8 @@ func fmtDuration(lang string, d time.Duration) string {
 	return itoa64(int64(d/time.Minute)) + " 分钟"
 }
 
-// residentLang is the language to write to a resident in outside a turn.
-func (e *Engine) residentLang(ctx context.Context, residentID int64) string {
+// residentLangByID is the language to write to a resident in outside a turn.
+func (e *Engine) residentLangByID(ctx context.Context, residentID int64) string {
 	if r, err := e.st.Resident(ctx, residentID); err == nil && r.Language != "" {
 		return r.Language
 	}
@@ -200,14 +200,14 @@ func (e *Engine) announceOffers(ctx context.Context, bookings []store.Booking, r
 		if b.ResidentID == 0 {
 			continue
 		}
-		lang := e.residentLang(ctx, b.ResidentID)
+		lang := e.residentLangByID(ctx, b.ResidentID)
 		e.enqueue(ctx, e.offerRow(b.ResidentID, lang, e.bookingInfo(lang, b), b.OfferUntil))
 	}
 	for _, g := range regs {
 		if g.ResidentID == 0 {
 			continue
 		}
-		lang := e.residentLang(ctx, g.ResidentID)
+		lang := e.residentLangByID(ctx, g.ResidentID)
 		p, err := e.registrationInfo(ctx, lang, g)
 		if err != nil {
 			e.log.Error("offer: event", "err", err)
@@ -236,7 +236,7 @@ func (e *Engine) ExpireOffers(ctx context.Context, now time.Time) error {
 	}
 	for _, b := range lapsedB {
 		if b.ResidentID != 0 {
-			lang := e.residentLang(ctx, b.ResidentID)
+			lang := e.residentLangByID(ctx, b.ResidentID)
 			p := e.bookingInfo(lang, b)
 			e.enqueue(ctx, e.lapsedRow(b.ResidentID, lang, p))
 		}
@@ -245,7 +245,7 @@ func (e *Engine) ExpireOffers(ctx context.Context, now time.Time) error {
 		if g.ResidentID == 0 {
 			continue
 		}
-		lang := e.residentLang(ctx, g.ResidentID)
+		lang := e.residentLangByID(ctx, g.ResidentID)
 		if p, err := e.registrationInfo(ctx, lang, g); err == nil {
 			e.enqueue(ctx, e.lapsedRow(g.ResidentID, lang, p))
 		}

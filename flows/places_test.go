@@ -57,13 +57,13 @@ func (h *harness) event(title, kind string, capacity, companions int, start, dea
 }
 
 // staff sends a command from the staff group as 王主任.
-func (h *harness) staff(text string) []bot.Reply {
+func (h *harness) staffSays(text string) []bot.Reply {
 	h.t.Helper()
 	return h.send(bot.Message{Channel: bot.ChannelTelegram, UserID: "900", ChatID: "-100", Group: true, Text: text})
 }
 
 // outbox lists the rows of a kind for user, oldest first.
-func (h *harness) outbox(user, kind string) []store.OutboxRow {
+func (h *harness) outboxOf(user, kind string) []store.OutboxRow {
 	h.t.Helper()
 	rows, err := h.st.RecentOutbox(context.Background(), 1000)
 	if err != nil {

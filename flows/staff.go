@@ -58,39 +58,55 @@ func parseCommand(text string) (name, args string, ok bool) {
 	return strings.ToLower(name), strings.TrimSpace(args), name != ""
 }
 
-// staffDesk runs a staff command if text is one. handled is false when the
-// text is not a staff command, so the resident flows see it.
+// staffDesk gives the desk the first look at every message: alert buttons
+// and replies to alerts from staff, ratings from residents, and staff
+// commands. handled is false when the message is none of these, so the
+// resident flows see it.
 func (e *Engine) staffDesk(c *Ctx) (replies []bot.Reply, handled bool) {
+	if rs, ok := e.deskFirst(c); ok {
+		return rs, true
+	}
 	name, args, ok := parseCommand(c.Turn.Text)
 	if !ok {
 		return nil, false
 	}
-	cmd, known := e.staff[name]
-	who, isStaff := e.cfg.staffByIdentity(c.Turn.Channel, c.Turn.UserID)
-	if !known {
-		if isStaff && c.Turn.Group {
+	if _, known := e.staff[name]; !known {
+		if _, isStaff := e.cfg.staffByIdentity(c.Turn.Channel, c.Turn.UserID); isStaff && c.Turn.Group {
 			return []bot.Reply{{Text: c.T("staff.unknown", name, "/"+strings.Join(staffCommandNames, " /"))}}, true
 		}
 		return nil, false // a resident's /menu, /report … are resident words
 	}
+	return e.runStaff(c, name, args), true
+}
+
+// runStaff authorises, audits and runs one staff command, however it was
+// given: typed, a button on an alert, or a reply to an alert.
+func (e *Engine) runStaff(c *Ctx, name, args string) []bot.Reply {
+	cmd := e.staff[name]
+	who, isStaff := e.cfg.staffByIdentity(c.Turn.Channel, c.Turn.UserID)
 	actor := who.Name
 	if !isStaff {
 		actor = c.Turn.Channel + ":" + c.Turn.UserID
 	}
 	entry := store.AuditEntry{Actor: actor, Action: name, Detail: clip(args, 200), CreatedAt: e.now()}
+	if num, _, _ := strings.Cut(args, " "); num != "" {
+		if n, ok := store.NormalizeTicketNumber(num); ok {
+			entry.Target = n
+		}
+	}
 	switch {
 	case !isStaff:
 		e.log.Warn("staff command refused: not staff", "channel", c.Turn.Channel, "command", name)
 		e.audit(c, entry)
-		return []bot.Reply{{Text: c.T("staff.refused", name)}}, true
+		return []bot.Reply{{Text: c.T("staff.refused", name)}}
 	case cmd.admin && who.Role != "admin":
 		e.log.Warn("staff command refused: admin only", "staff", who.Name, "command", name)
 		e.audit(c, entry)
-		return []bot.Reply{{Text: c.T("staff.admin_only", name)}}, true
+		return []bot.Reply{{Text: c.T("staff.admin_only", name)}}
 	}
 	entry.Allowed = true
 	e.audit(c, entry)
-	return cmd.run(c, who, args), true
+	return cmd.run(c, who, args)
 }
 
 func (e *Engine) audit(c *Ctx, entry store.AuditEntry) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -231,6 +232,9 @@ func (v *validator) checkTelegram(c *Config) {
 	}
 	v.required("telegram.token", t.Token)
 	if t.Mode == "webhook" {
+		if !strings.HasPrefix(c.Server.PublicURL, "https://") {
+			v.add("server.public_url", "must be an https URL: Telegram only posts webhooks to https")
+		}
 		v.required("telegram.webhook_secret", t.WebhookSecret)
 		if t.WebhookSecret != "" && !regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`).MatchString(t.WebhookSecret) {
 			v.add("telegram.webhook_secret", "may only hold A-Z, a-z, 0-9, _ and - (Telegram's rule), 1 to 256 of them")
@@ -461,6 +465,10 @@ func (c Config) uploadDir() string {
 
 // flowsConfig is the part of the config the conversations read.
 func (c Config) flowsConfig() flows.Config {
-	return flows.Config{Community: c.Community, Staff: c.Staff, Categories: c.Categories,
+	fc := flows.Config{Community: c.Community, Staff: c.Staff, Categories: c.Categories,
 		Services: c.Services, Events: c.Events, Targets: c.Targets, PublicURL: c.Server.PublicURL}
+	if c.Telegram.Enabled && c.Telegram.StaffChatID != 0 {
+		fc.DeskChats = append(fc.DeskChats, flows.DeskChat{Channel: "telegram", Address: strconv.FormatInt(c.Telegram.StaffChatID, 10)})
+	}
+	return fc
 }

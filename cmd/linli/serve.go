@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"linli/bot"
 	"linli/bot/console"
 	"linli/bot/qr"
+	"linli/bot/telegram"
 	"linli/bot/webchat"
 	"linli/bot/wechat"
 	"linli/flows"
@@ -37,6 +39,8 @@ type app struct {
 	met    *metrics
 	web    *webchat.Server
 	wechat *wechat.Handler // nil unless the channel is enabled
+	// telegram is the Telegram channel when enabled.
+	telegram *telegram.Channel
 }
 
 // newApp opens the database (migrating it) and wires the packages together.
@@ -70,6 +74,22 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		st.Close()
 		return nil, err
 	}
+	if cfg.Telegram.Enabled {
+		a.telegram, err = telegram.New(cfg.Telegram, a.bot, telegram.Options{Logger: log, Marker: st,
+			WebhookURL:    strings.TrimRight(cfg.Server.PublicURL, "/") + cfg.Telegram.WebhookPath,
+			Commands:      telegramCommands(cfg.Community.Language, flows.ResidentCommands),
+			StaffCommands: telegramCommands(cfg.Community.Language, flows.StaffCommands)})
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		a.disp.Register(bot.ChannelTelegram, a.telegram)
+		if cfg.Telegram.StaffChatID != 0 {
+			// The scheduler's staff alerts (escalations, the digest,
+			// delivery failures) go to the staff group.
+			a.disp.Register(notify.ChannelStaff, staffGroup{ch: a.telegram, chat: strconv.FormatInt(cfg.Telegram.StaffChatID, 10)})
+		}
+	}
 	return a, nil
 }
 
@@ -83,6 +103,9 @@ func (a *app) routes() http.Handler {
 	a.web.Register(mux)
 	if a.wechat != nil {
 		mux.Handle(a.cfg.WeChat.Path, a.wechat)
+	}
+	if a.telegram != nil && a.cfg.Telegram.Mode == "webhook" {
+		mux.Handle(a.cfg.Telegram.WebhookPath, a.telegram) // it answers 405 to anything but POST
 	}
 	mux.Handle("GET /qr/{file}", qr.Handler())
 	a.smsRoutes(mux)
@@ -154,6 +177,16 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 	}
 	defer stopWork()
 	a.sched.Start()
+	var wg sync.WaitGroup
+	work, stopChannels := context.WithCancel(context.Background())
+	defer func() { stopChannels(); wg.Wait() }()
+	if a.telegram != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a.telegram.Run(work)
+		}()
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -171,6 +204,8 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http shutdown", "err", err)
 	}
+	stopChannels() // Telegram polling ends after the update in hand
+	wg.Wait()
 	if a.wechat != nil {
 		// Steps answered with "success" still run; their replies must reach
 		// the outbox before the database closes.
@@ -181,6 +216,30 @@ func (a *app) serveOn(ctx context.Context, ln net.Listener) error {
 	stopWork()
 	log.Info("stopped")
 	return nil
+}
+
+// telegramCommands renders a command list for Telegram's menu: by default
+// in the community's language, and in Chinese and English for users whose
+// app is set to them.
+func telegramCommands(community string, list func(lang string) []flows.Command) map[string][]telegram.Command {
+	conv := func(lang string) []telegram.Command {
+		var out []telegram.Command
+		for _, c := range list(lang) {
+			out = append(out, telegram.Command{Name: c.Name, Description: c.Description})
+		}
+		return out
+	}
+	return map[string][]telegram.Command{"": conv(community), "zh": conv(bot.LangZH), "en": conv(bot.LangEN)}
+}
+
+// staffGroup sends the scheduler's staff alerts to the Telegram staff group.
+type staffGroup struct {
+	ch   *telegram.Channel
+	chat string
+}
+
+func (g staffGroup) Send(ctx context.Context, to notify.Recipient, body store.OutboxBody) (string, error) {
+	return g.ch.Send(ctx, notify.Recipient{Channel: bot.ChannelTelegram, Address: g.chat, Lang: to.Lang}, body)
 }
 
 // chat runs one resident's conversation in the terminal.

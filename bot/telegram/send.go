@@ -1,0 +1,303 @@
+package telegram
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	tgbot "github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+
+	"linli/bot"
+	"linli/notify"
+	"linli/store"
+)
+
+// Telegram's limits on one message, in UTF-16 code units.
+const (
+	maxText    = 4096
+	maxCaption = 1024
+	maxData    = 64 // callback_data, in bytes
+)
+
+// Error is a failed Bot API call, classified for the outbox dispatcher
+// (notify reads Unreachable, Temporary and RetryAfter).
+type Error struct {
+	Method      string
+	Err         error
+	unreachable bool
+	temporary   bool
+	retryAfter  time.Duration
+}
+
+func (e *Error) Error() string { return "telegram: " + e.Method + ": " + e.Err.Error() }
+
+// Unwrap returns the library's error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Unreachable reports that this chat cannot receive messages (the user
+// blocked the bot, never started it, or the bot left the group).
+func (e *Error) Unreachable() bool { return e.unreachable }
+
+// Temporary reports that the same message may succeed later.
+func (e *Error) Temporary() bool { return e.temporary }
+
+// RetryAfter is the wait Telegram asked for (429), or 0.
+func (e *Error) RetryAfter() time.Duration { return e.retryAfter }
+
+// classify turns a library error into an *Error; the token never appears
+// in it (the library already masks it in URLs; redact is the belt).
+func (c *Channel) classify(method string, err error) *Error {
+	e := &Error{Method: method, Err: errors.New(c.redact(err.Error())), temporary: true}
+	var tm *tgbot.TooManyRequestsError
+	var mig *tgbot.MigrateError
+	switch {
+	case errors.As(err, &tm):
+		e.retryAfter = time.Duration(max(tm.RetryAfter, 1)) * time.Second
+	case errors.Is(err, tgbot.ErrorForbidden):
+		e.unreachable, e.temporary = true, false
+	case errors.Is(err, tgbot.ErrorBadRequest) && strings.Contains(err.Error(), "chat not found"):
+		e.unreachable, e.temporary = true, false
+	case errors.Is(err, tgbot.ErrorBadRequest), errors.As(err, &mig):
+		e.temporary = false
+	}
+	return e
+}
+
+// outgoing is one message to send.
+type outgoing struct {
+	text     string
+	choices  []bot.Choice
+	photo    string // a file_id or an http(s) URL
+	threadTo int    // reply to this message id, if it still exists
+}
+
+// deliver sends a turn's replies to its chat. A reply that cannot go
+// (blocked, a 429 longer than MaxRetryWait) stops the rest, so they never
+// arrive out of order.
+func (c *Channel) deliver(ctx context.Context, in inbound, replies []bot.Reply) {
+	for i, r := range replies {
+		o := outgoing{text: r.Text, choices: r.Choices}
+		if r.Image != nil {
+			o.photo = r.Image.URL
+			if o.photo == "" {
+				o.photo = r.Image.Ref
+			}
+		}
+		if i == 0 {
+			o.threadTo = in.replyTo
+		}
+		if _, err := c.send(ctx, in.chat, o, true); err != nil {
+			e := c.classify("send", err)
+			if e.Unreachable() && !in.msg.Group {
+				c.markUnreachable(ctx, in.msg.UserID)
+			}
+			c.log.Warn("telegram: reply not sent", "update_kind", kindOf(in.msg), "err", e)
+			return
+		}
+	}
+}
+
+func kindOf(m bot.Message) string {
+	switch {
+	case m.Event != "":
+		return "event"
+	case m.Payload != "":
+		return "button"
+	}
+	return "message"
+}
+
+func (c *Channel) markUnreachable(ctx context.Context, userID string) {
+	if c.opt.Marker == nil {
+		return
+	}
+	if err := c.opt.Marker.SetIdentityUnreachable(ctx, bot.ChannelTelegram, userID, true); err != nil {
+		c.log.Error("telegram: mark unreachable", "err", err)
+	}
+}
+
+// Send implements notify.Sender for outbox rows: text with the row's
+// choices as an inline keyboard, a photo by URL or file_id, threaded under
+// ThreadRef. It returns the message id (of the last message, the one with
+// the keyboard, when the text had to be split) as the provider id.
+func (c *Channel) Send(ctx context.Context, to notify.Recipient, body store.OutboxBody) (string, error) {
+	chat, err := strconv.ParseInt(to.Address, 10, 64)
+	if err != nil || chat == 0 {
+		return "", &Error{Method: "send", Err: fmt.Errorf("not a chat id: %q", to.Address)}
+	}
+	o := outgoing{text: body.Text, photo: body.ImageURL}
+	for _, ch := range body.Choices {
+		o.choices = append(o.choices, bot.Choice{Payload: ch.Payload, Label: ch.Label})
+	}
+	if body.ThreadRef != "" {
+		o.threadTo, _ = strconv.Atoi(body.ThreadRef)
+	}
+	id, err := c.send(ctx, chat, o, false)
+	var mig *tgbot.MigrateError
+	if errors.As(err, &mig) && mig.MigrateToChatID != 0 {
+		// The staff group became a supergroup: send there, and tell the
+		// operator to update the config (replies to alerts map by chat).
+		c.log.Warn("telegram: chat migrated; update telegram.staff_chat_id", "from", chat, "to", mig.MigrateToChatID)
+		id, err = c.send(ctx, int64(mig.MigrateToChatID), o, false)
+	}
+	if err != nil {
+		e := c.classify("send", err)
+		if e.Unreachable() && chat > 0 {
+			c.markUnreachable(ctx, to.Address) // a private chat's id is the user's id
+		}
+		return "", e
+	}
+	return strconv.Itoa(id), nil
+}
+
+// send sends one outgoing message and returns the id of its last part.
+// wait makes it honour a 429 by waiting retry_after (immediate replies);
+// otherwise the 429 is returned for the outbox to reschedule.
+func (c *Channel) send(ctx context.Context, chat int64, o outgoing, wait bool) (int, error) {
+	kb, extra := keyboard(o.choices)
+	text := o.text
+	if extra != "" {
+		text = strings.TrimSpace(text + "\n" + extra)
+	}
+	var reply *models.ReplyParameters
+	if o.threadTo != 0 {
+		reply = &models.ReplyParameters{MessageID: o.threadTo, AllowSendingWithoutReply: true}
+	}
+	if o.photo != "" {
+		caption := ""
+		if utf16Len(text) <= maxCaption {
+			caption = text
+		}
+		p := &tgbot.SendPhotoParams{ChatID: chat, Photo: &models.InputFileString{Data: o.photo}, Caption: caption, ReplyParameters: reply}
+		if caption != "" || text == "" {
+			p.ReplyMarkup = kb
+		}
+		m, err := c.retry(ctx, wait, func() (*models.Message, error) { return c.api.SendPhoto(ctx, p) })
+		switch {
+		case err == nil && (caption != "" || text == ""):
+			return m.ID, nil
+		case err == nil:
+			reply = &models.ReplyParameters{MessageID: m.ID, AllowSendingWithoutReply: true}
+		case errors.Is(err, tgbot.ErrorBadRequest) && !strings.Contains(err.Error(), "chat not found"):
+			// A file_id of another bot or a URL Telegram cannot fetch: the
+			// text still matters more than the picture.
+			c.log.Warn("telegram: photo refused, sending the text alone", "err", c.redact(err.Error()))
+		default:
+			return 0, err
+		}
+	}
+	if strings.TrimSpace(text) == "" {
+		text = "…"
+	}
+	parts := split(text, maxText)
+	id := 0
+	for i, part := range parts {
+		p := &tgbot.SendMessageParams{ChatID: chat, Text: part}
+		if i == 0 {
+			p.ReplyParameters = reply
+		}
+		if i == len(parts)-1 {
+			p.ReplyMarkup = kb
+		}
+		m, err := c.retry(ctx, wait, func() (*models.Message, error) { return c.api.SendMessage(ctx, p) })
+		if err != nil {
+			return 0, err
+		}
+		id = m.ID
+	}
+	return id, nil
+}
+
+// retry calls fn, and when wait is set and Telegram answers 429, waits
+// retry_after and tries again (three times at most, never longer than
+// MaxRetryWait in one wait).
+func (c *Channel) retry(ctx context.Context, wait bool, fn func() (*models.Message, error)) (*models.Message, error) {
+	for attempt := 0; ; attempt++ {
+		m, err := fn()
+		var tm *tgbot.TooManyRequestsError
+		if err == nil || !wait || attempt == 3 || !errors.As(err, &tm) {
+			return m, err
+		}
+		d := time.Duration(max(tm.RetryAfter, 1)) * time.Second
+		if d > c.opt.MaxRetryWait {
+			return m, err
+		}
+		if err := c.sleep(ctx, d); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// keyboard renders choices as an inline keyboard: one row for up to three
+// short choices (yes/no, the alert's buttons), else one per row. A choice
+// whose payload Telegram cannot carry is listed as a numbered line of text
+// instead, which the flows accept as well.
+func keyboard(cs []bot.Choice) (models.ReplyMarkup, string) {
+	if len(cs) == 0 {
+		return nil, ""
+	}
+	short := len(cs) <= 3
+	for _, ch := range cs {
+		if utf8.RuneCountInString(ch.Label) > 12 {
+			short = false
+		}
+	}
+	var rows [][]models.InlineKeyboardButton
+	var extra []string
+	for i, ch := range cs {
+		label := ch.Label
+		if label == "" {
+			label = ch.Payload
+		}
+		if len(ch.Payload) < 1 || len(ch.Payload) > maxData || label == "" {
+			extra = append(extra, strconv.Itoa(i+1)+". "+label)
+			continue
+		}
+		b := models.InlineKeyboardButton{Text: label, CallbackData: ch.Payload}
+		if short && len(rows) == 1 {
+			rows[0] = append(rows[0], b)
+		} else {
+			rows = append(rows, []models.InlineKeyboardButton{b})
+		}
+	}
+	if len(rows) == 0 {
+		return nil, strings.Join(extra, "\n")
+	}
+	return &models.InlineKeyboardMarkup{InlineKeyboard: rows}, strings.Join(extra, "\n")
+}
+
+func utf16Len(s string) int { return len(utf16.Encode([]rune(s))) }
+
+// split cuts text into parts of at most limit UTF-16 units, at a line
+// break when there is one in the second half of a part.
+func split(text string, limit int) []string {
+	var parts []string
+	for utf16Len(text) > limit {
+		rs := []rune(text)
+		n, units := 0, 0
+		for n < len(rs) {
+			u := 1
+			if rs[n] >= 0x10000 {
+				u = 2
+			}
+			if units+u > limit {
+				break
+			}
+			units += u
+			n++
+		}
+		cut := n
+		if i := strings.LastIndex(string(rs[:n]), "\n"); i >= 0 && utf8.RuneCountInString(string(rs[:n])[:i]) > n/2 {
+			cut = utf8.RuneCountInString(string(rs[:n])[:i]) + 1
+		}
+		parts = append(parts, string(rs[:cut]))
+		text = string(rs[cut:])
+	}
+	return append(parts, text)
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"linli/bot/telegram/tgfake"
+	"linli/flows"
+	"linli/store"
+)
+
+// TestTelegramWiring checks that an enabled Telegram channel is wired: the
+// webhook route (401 on a wrong secret), the router behind it, the outbox
+// sender, the staff group as the desk chat, and the webhook check.
+func TestTelegramWiring(t *testing.T) {
+	f := tgfake.New()
+	t.Cleanup(f.Close)
+	cfg, problems := loadConfig("../../config.example.yaml", noEnv)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	cfg.Store.Path = filepath.Join(t.TempDir(), "linli.db")
+	cfg.Telegram.Enabled = true
+	cfg.Telegram.Token = f.Token()
+	cfg.Telegram.Mode = "webhook"
+	cfg.Telegram.WebhookSecret = "abc_DEF-123"
+	cfg.Telegram.APIBaseURL = f.URL()
+	cfg.Telegram.StaffChatID = -1001234567890
+	cfg.Server.PublicURL = "https://linli.example.org"
+
+	v := validator{file: "x.yaml"}
+	v.check(&cfg)
+	if len(v.problems) != 0 {
+		t.Fatalf("problems %v", v.problems)
+	}
+	bad := cfg
+	bad.Server.PublicURL = "http://linli.example.org"
+	v = validator{file: "x.yaml"}
+	v.check(&bad)
+	if len(v.problems) != 1 || v.problems[0].Key != "server.public_url" {
+		t.Fatalf("http public url with a webhook: %v", v.problems)
+	}
+	if d := cfg.flowsConfig().DeskChats; len(d) != 1 || d[0] != (flows.DeskChat{Channel: "telegram", Address: "-1001234567890"}) {
+		t.Fatalf("desk chats %+v", d)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, err := newApp(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	srv := httptest.NewServer(a.routes())
+	defer srv.Close()
+
+	post := func(secret string) int {
+		b, _ := json.Marshal(f.TextUpdate(1001, 1001, "菜单"))
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/telegram", bytes.NewReader(b))
+		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("wrong"); code != http.StatusUnauthorized || len(f.AllSent()) != 0 {
+		t.Fatalf("wrong secret: %d, sent %d", code, len(f.AllSent()))
+	}
+	if code := post("abc_DEF-123"); code != http.StatusOK {
+		t.Fatalf("right secret: %d", code)
+	}
+	if sent := f.Sent(1001); len(sent) == 0 || !strings.Contains(sent[0].Text, "普惠苑社区") {
+		t.Fatalf("menu not sent: %+v", sent)
+	}
+
+	if err := a.outbox.Enqueue(ctx, store.OutboxRow{Kind: "alert", TargetChannel: "telegram", TargetAddress: "-1001234567890", Body: store.OutboxBody{Text: "test alert"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.disp.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if g := f.Sent(-1001234567890); len(g) != 1 || g[0].Text != "test alert" {
+		t.Fatalf("staff group %+v", g)
+	}
+}
