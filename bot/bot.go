@@ -123,6 +123,11 @@ func (b *Bot) Handle(ctx context.Context, m Message) (replies []Reply, err error
 	}
 
 	ik := store.IdentityKey{Channel: m.Channel, ExternalID: m.UserID, ChatID: m.ChatID, DisplayName: m.DisplayName}
+	if m.Group {
+		// A group is where the sender spoke, not where they can be reached:
+		// pushes to a staff member as a resident must not land in the group.
+		ik.ChatID = ""
+	}
 	var (
 		res     store.Resident
 		id      store.Identity

@@ -257,3 +257,16 @@ func waitQueued(t *testing.T, q *keyedQueue, key string, n int) {
 		runtimeGosched()
 	}
 }
+
+// TestGroupMessageKeepsPrivateChat: a staff member's message in the staff
+// group does not make the group their address.
+func TestGroupMessageKeepsPrivateChat(t *testing.T) {
+	b, st := newTestBot(t, &recorder{})
+	ctx := context.Background()
+	b.Handle(ctx, Message{Channel: ChannelTelegram, UserID: "900", ChatID: "900", Text: "hi"})
+	b.Handle(ctx, Message{Channel: ChannelTelegram, UserID: "900", ChatID: "-100", Group: true, Text: "/open"})
+	id, _ := st.FindIdentity(ctx, ChannelTelegram, "900")
+	if id.ChatID != "900" {
+		t.Fatalf("chat id %q after a group message", id.ChatID)
+	}
+}

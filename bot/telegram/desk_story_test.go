@@ -16,6 +16,8 @@ import (
 	"linli/bot"
 	"linli/bot/telegram"
 	"linli/bot/telegram/tgfake"
+	"linli/bot/wechat"
+	"linli/bot/wechat/wechatfake"
 	"linli/flows"
 	"linli/notify"
 	"linli/store"
@@ -39,33 +41,18 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// fakeWeChatSender stands in for the WeChat channel's notify.Sender, which
-// is written in parallel: it records what the dispatcher hands it. At
-// merge, register the real sender (on a wechatfake) in its place.
-type fakeWeChatSender struct {
-	mu   sync.Mutex
-	sent []fakeWeChatSend
+// wechatWorld is the real WeChat sender on the WeChat API fake: what a
+// WeChat resident or WeChat staff member receives is what the fake accepted.
+type wechatWorld struct {
+	fake *wechatfake.Fake
 }
 
-type fakeWeChatSend struct {
-	To   notify.Recipient
-	Body store.OutboxBody
-}
-
-func (s *fakeWeChatSender) Send(_ context.Context, to notify.Recipient, body store.OutboxBody) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sent = append(s.sent, fakeWeChatSend{to, body})
-	return "wx" + strconv.Itoa(len(s.sent)), nil
-}
-
-func (s *fakeWeChatSender) to(address string) []fakeWeChatSend {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []fakeWeChatSend
-	for _, x := range s.sent {
-		if x.To.Address == address {
-			out = append(out, x)
+// to lists the customer-service messages the fake accepted for openid.
+func (x *wechatWorld) to(openid string) []wechatfake.CustomMessage {
+	var out []wechatfake.CustomMessage
+	for _, m := range x.fake.CustomMessages() {
+		if m.ToUser == openid {
+			out = append(out, m)
 		}
 	}
 	return out
@@ -88,7 +75,7 @@ type world struct {
 	router *bot.Bot
 	ch     *telegram.Channel
 	disp   *notify.Dispatcher
-	wechat *fakeWeChatSender
+	wechat *wechatWorld
 	srv    *httptest.Server
 }
 
@@ -130,8 +117,18 @@ func newWorld(t testing.TB) *world {
 	}
 	disp := notify.NewDispatcher(st, notify.LogSMS{Log: log}, log, clk.Now)
 	disp.Register(bot.ChannelTelegram, ch)
-	wx := &fakeWeChatSender{}
-	disp.Register(bot.ChannelWeChat, wx)
+	wxFake := wechatfake.New(wechatfake.Config{Now: clk.Now})
+	t.Cleanup(wxFake.Close)
+	wxAPI, err := wechat.NewClient(wechat.Config{AppID: wxFake.AppID(), AppSecret: wxFake.Secret(), APIBaseURL: wxFake.URL()},
+		wechat.ClientOptions{Tokens: st, Now: clk.Now, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	disp.Register(bot.ChannelWeChat, wechat.NewSender(wxAPI, st, wechat.Templates{}, clk.Now, log))
+	// WeChat staff and residents wrote within the last 48 hours.
+	wxFake.Touch(wxStaffID, clk.Now())
+	wxFake.Touch("o-resident", clk.Now())
+	wx := &wechatWorld{fake: wxFake}
 	mux := http.NewServeMux()
 	mux.Handle("/telegram", ch)
 	srv := httptest.NewServer(bot.Guard(log, mux))
@@ -228,7 +225,7 @@ func TestDeskStoryOnTelegram(t *testing.T) {
 	if !button(alert, "desk:claim:T1001") || !button(alert, "desk:reply:T1001") || !button(alert, "desk:resolve:T1001") {
 		t.Fatalf("alert buttons %+v", alert.InlineKeyboard)
 	}
-	if got := w.wechat.to(wxStaffID); len(got) != 1 || !strings.Contains(got[0].Body.Text, "T1001") {
+	if got := w.wechat.to(wxStaffID); len(got) != 1 || !strings.Contains(got[0].Content, "T1001") {
 		t.Fatalf("WeChat staff alert %+v", got)
 	}
 
@@ -309,12 +306,8 @@ func TestStaffReplyReachesWeChatResident(t *testing.T) {
 	w.post(w.f.ReplyUpdate(staffChat, admin, alert.MessageID, "物业下午三点来修"))
 	w.dispatch()
 	got := w.wechat.to("o-resident")
-	if len(got) != 1 {
-		t.Fatalf("wechat got %+v", w.wechat.sent)
-	}
-	b := got[0].Body
-	if b.Text != "【工单 T1001】工作人员回复：物业下午三点来修" || b.Template != "ticket_update" || b.Params["ticket"] != "T1001" || got[0].To.Channel != bot.ChannelWeChat {
-		t.Fatalf("wechat body %+v", got[0])
+	if len(got) != 1 || got[0].MsgType != "text" || got[0].Content != "【工单 T1001】工作人员回复：物业下午三点来修" {
+		t.Fatalf("WeChat customer-service messages to the resident: %+v", got)
 	}
 }
 
