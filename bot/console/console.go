@@ -30,6 +30,10 @@ type Session struct {
 	Store *store.Store
 	Name  string
 	Now   func() time.Time
+	// AfterTurn, when set, runs after each message is answered and before
+	// held messages are shown: `linli chat` sends the outbox there, so a
+	// staff reply, a reminder or a verification code appears without serve.
+	AfterTurn func(ctx context.Context)
 }
 
 // Run reads messages from in until EOF and writes replies to out.
@@ -58,6 +62,9 @@ func (s *Session) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 		}
 		for _, r := range replies {
 			fmt.Fprintf(w, "%s\n\n", r.PlainText())
+		}
+		if s.AfterTurn != nil {
+			s.AfterTurn(ctx)
 		}
 		if err := s.flushHeld(ctx, w); err != nil {
 			return err

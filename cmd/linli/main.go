@@ -133,8 +133,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		err = serve(ctx, cfg, log)
 	case "chat":
-		// The terminal is the conversation; only warnings go to stderr.
-		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		// The conversation is stdout; logs go to stderr, among them what the
+		// log SMS provider "sends" (a verification code, a survey).
+		log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		err = chat(ctx, cfg, log, as, stdin, stdout)
 	case "backup":
 		err = backup(ctx, cfg, backupTo)

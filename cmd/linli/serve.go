@@ -249,7 +249,13 @@ func chat(ctx context.Context, cfg Config, log *slog.Logger, name string, in io.
 		return err
 	}
 	defer a.close()
-	s := console.Session{Handler: a.bot, Store: a.st, Name: name}
+	s := console.Session{Handler: a.bot, Store: a.st, Name: name, AfterTurn: func(ctx context.Context) {
+		// The terminal has no scheduler; one dispatch pass per message sends
+		// what the turn queued (SMS go to the log provider's log on stderr).
+		if _, err := a.disp.RunOnce(ctx); err != nil {
+			log.Warn("outbox dispatch", "err", err)
+		}
+	}}
 	return s.Run(ctx, in, out)
 }
 
