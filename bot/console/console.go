@@ -46,17 +46,47 @@ func (s *Session) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 	w := bufio.NewWriter(out)
 	defer w.Flush()
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		if err := ctx.Err(); err != nil {
-			return err
+	// Lines are read in their own goroutine so that an interrupt while the
+	// terminal waits for input ends the session at once.
+	type line struct {
+		text string
+		err  error
+		eof  bool
+	}
+	lines := make(chan line)
+	go func() {
+		sc := bufio.NewScanner(in)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			select {
+			case lines <- line{text: sc.Text()}:
+			case <-ctx.Done():
+				return
+			}
 		}
-		line := strings.TrimRight(sc.Text(), "\r")
-		if strings.TrimSpace(line) == "" {
+		select {
+		case lines <- line{err: sc.Err(), eof: true}:
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		var l line
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case l = <-lines:
+		}
+		if l.eof {
+			if l.err != nil {
+				return fmt.Errorf("console: read: %w", l.err)
+			}
+			return nil
+		}
+		text := strings.TrimRight(l.text, "\r")
+		if strings.TrimSpace(text) == "" {
 			continue
 		}
-		replies, err := s.Handler.Handle(ctx, bot.Message{Channel: bot.ChannelConsole, UserID: s.Name, Text: line, At: s.Now()})
+		replies, err := s.Handler.Handle(ctx, bot.Message{Channel: bot.ChannelConsole, UserID: s.Name, Text: text, At: s.Now()})
 		if err != nil && !errors.Is(err, bot.ErrDuplicate) {
 			return fmt.Errorf("console: %w", err)
 		}
@@ -73,10 +103,6 @@ func (s *Session) Run(ctx context.Context, in io.Reader, out io.Writer) error {
 			return fmt.Errorf("console: write: %w", err)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("console: read: %w", err)
-	}
-	return nil
 }
 
 // flushHeld prints messages the outbox holds for this console resident and

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -98,17 +99,38 @@ func loadConfig(path string, getenv func(string) string) (Config, []Problem) {
 		return cfg, []Problem{{File: path, Line: 0, Msg: "cannot read the config file: " + strings.TrimPrefix(err.Error(), "open "+path+": ")}}
 	}
 	problems, lines := decodeStrict(path, data, &cfg)
-	if len(problems) > 0 {
-		return cfg, problems
-	}
 	for _, s := range secretEnv {
 		if v := getenv(s.env); v != "" {
 			*s.field(&cfg) = v
 		}
 	}
+	// Validation runs even when decoding found problems, so one run of
+	// check lists everything; it stays quiet about keys decoding already
+	// complained of (and their sections), which would only repeat them.
 	v := validator{file: path, lines: lines}
 	v.check(&cfg)
-	return cfg, v.problems
+	for _, p := range v.problems {
+		if !coveredBy(p.Key, problems) {
+			problems = append(problems, p)
+		}
+	}
+	sort.SliceStable(problems, func(i, j int) bool { return problems[i].Line < problems[j].Line })
+	return cfg, problems
+}
+
+// coveredBy reports whether a problem about key repeats a decoding problem:
+// the same key, a key inside it, or the key it sits in.
+func coveredBy(key string, decoded []Problem) bool {
+	for _, d := range decoded {
+		if d.Key == "" {
+			return true // a syntax error: the file was not read at all
+		}
+		if key == d.Key || strings.HasPrefix(key, d.Key+".") || strings.HasPrefix(key, d.Key+"[") ||
+			strings.HasPrefix(d.Key, key+".") || strings.HasPrefix(d.Key, key+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // validator collects semantic problems, located at the line of their key.
@@ -148,6 +170,13 @@ func (v *validator) check(c *Config) {
 	}
 	if u, err := url.Parse(c.Server.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		v.add("server.public_url", "must be an http(s) URL, got %q", c.Server.PublicURL)
+	} else if c.Server.DevPages {
+		// /dev/outbox shows verification codes and residents' messages with
+		// no login: only for a developer's own machine.
+		host, _, _ := net.SplitHostPort(c.Server.Listen)
+		if ip := net.ParseIP(host); u.Scheme == "https" || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			v.add("server.dev_pages", "shows verification codes and residents' messages without a login: set it to false, or serve only on a loopback address with an http public_url")
+		}
 	}
 	if n := len(c.Server.SessionSecret); n > 0 && n < 32 {
 		v.add("server.session_secret", "must be at least 32 characters (or empty to generate one), got %d", n)

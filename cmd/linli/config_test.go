@@ -188,3 +188,45 @@ func TestMissingCredentialAbsentKeyPointsAtSection(t *testing.T) {
 		}
 	}
 }
+
+func TestDevPagesOnlyOnLoopback(t *testing.T) {
+	for _, c := range []struct {
+		listen, public string
+		ok             bool
+	}{
+		{"127.0.0.1:8080", "http://127.0.0.1:8080", true},
+		{"localhost:8080", "http://localhost:8080", true},
+		{"0.0.0.0:8080", "http://10.0.0.5:8080", false},
+		{"127.0.0.1:8080", "https://linli.example.cn", false},
+	} {
+		body := exampleWith(t, "  listen: 127.0.0.1:8080", "  listen: "+c.listen)
+		body = strings.Replace(body, "  public_url: http://127.0.0.1:8080", "  public_url: "+c.public, 1)
+		_, problems := loadConfig(writeConfig(t, body), noEnv)
+		var flagged bool
+		for _, p := range problems {
+			flagged = flagged || p.Key == "server.dev_pages"
+		}
+		if flagged == c.ok {
+			t.Errorf("listen %s public %s: dev_pages flagged=%v", c.listen, c.public, flagged)
+		}
+	}
+}
+
+// TestCheckListsDecodeAndValidationProblemsTogether: one run of check shows
+// a wrong type and a missing credential at once.
+func TestCheckListsDecodeAndValidationProblemsTogether(t *testing.T) {
+	body := exampleWith(t, "  rate_per_second: 50", "  rate_per_second: fifty")
+	body = strings.Replace(body, "  enabled: false                # the Telegram bot", "  enabled: true                # the Telegram bot", 1)
+	_, problems := loadConfig(writeConfig(t, body), noEnv)
+	var keys []string
+	for _, p := range problems {
+		keys = append(keys, p.Key)
+	}
+	joined := strings.Join(keys, " ")
+	if !strings.Contains(joined, "sms.rate_per_second") || !strings.Contains(joined, "telegram.token") {
+		t.Fatalf("problems %v", problems)
+	}
+	if strings.Count(joined, "sms.rate_per_second") != 1 {
+		t.Fatalf("the bad rate is reported twice: %v", problems)
+	}
+}

@@ -22,6 +22,10 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	// The community's time zone must load on hosts without zoneinfo
+	// (minimal images, no Go toolchain).
+	_ "time/tzdata"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".

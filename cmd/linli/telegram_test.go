@@ -36,6 +36,7 @@ func TestTelegramWiring(t *testing.T) {
 	cfg.Telegram.APIBaseURL = f.URL()
 	cfg.Telegram.StaffChatID = -1001234567890
 	cfg.Server.PublicURL = "https://linli.example.org"
+	cfg.Server.DevPages = false // never on a public https server
 
 	v := validator{file: "x.yaml"}
 	v.check(&cfg)
