@@ -1,0 +1,63 @@
+package notify
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jonboulle/clockwork"
+
+	"linli/store"
+)
+
+// TestPurgeJobKeepsMessagesForTheRetentionOnly moves a fake clock across
+// 03:30 in Shanghai: the purge job drops message-log lines older than
+// store.message_retention_days and dedupe keys older than two days, and
+// keeps the rest.
+func TestPurgeJobKeepsMessagesForTheRetentionOnly(t *testing.T) {
+	e := newSMSEnv(t)
+	ctx := context.Background()
+	clock := clockwork.NewFakeClockAt(time.Date(2026, 11, 25, 3, 29, 0, 0, shanghai))
+	purgeAt := time.Date(2026, 11, 25, 3, 30, 0, 0, shanghai)
+	ids, _ := e.residents(t, 1)
+	old, kept := purgeAt.AddDate(0, 0, -180).Add(-time.Minute), purgeAt.AddDate(0, 0, -180).Add(time.Minute)
+	if err := e.st.LogMessages(ctx, []store.LoggedMessage{
+		{ResidentID: ids[0], Direction: store.DirectionIn, Channel: "wechat", Text: "too old", CreatedAt: old},
+		{ResidentID: ids[0], Direction: store.DirectionIn, Channel: "wechat", Text: "still kept", CreatedAt: kept},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.st.ClaimInbound(ctx, "wechat", "old-key", purgeAt.Add(-49*time.Hour))
+	e.st.ClaimInbound(ctx, "wechat", "new-key", purgeAt.Add(-47*time.Hour))
+	cfg := DefaultSchedule()
+	if cfg.PurgeAt != "03:30" {
+		t.Fatalf("purge at %q", cfg.PurgeAt)
+	}
+	sc, err := NewScheduler(SchedulerOptions{Config: cfg, Location: shanghai, Clock: clock, Store: e.st, Dispatcher: e.d,
+		Outbox: e.o, RetentionDays: 180})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Start()
+	defer sc.Stop()
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := clock.BlockUntilContext(wait, len(sc.Jobs())); err != nil {
+		t.Fatal(err)
+	}
+	if ms, _ := e.st.RecentMessages(ctx, ids[0], 10); len(ms) != 2 {
+		t.Fatalf("purged before 03:30: %+v", ms)
+	}
+	clock.Advance(61 * time.Second)
+	waitUntil(t, "the purge", func() bool { return sc.Runs(JobPurge) == 1 })
+	ms, _ := e.st.RecentMessages(ctx, ids[0], 10)
+	if len(ms) != 1 || ms[0].Text != "still kept" {
+		t.Fatalf("after the purge: %+v", ms)
+	}
+	if fresh, _ := e.st.ClaimInbound(ctx, "wechat", "old-key", purgeAt); !fresh {
+		t.Fatal("a dedupe key two days old was kept")
+	}
+	if fresh, _ := e.st.ClaimInbound(ctx, "wechat", "new-key", purgeAt); fresh {
+		t.Fatal("a recent dedupe key was purged")
+	}
+}
