@@ -269,6 +269,41 @@ func (e *Engine) declineConsent(c *Ctx) []bot.Reply {
 	return out
 }
 
+// forgetAfter is how long a consent question may go unanswered before what
+// the resident left behind (their channel id, their first message) goes.
+const forgetAfter = 7 * 24 * time.Hour
+
+// ForgetUnanswered erases residents who were asked for consent and never
+// answered within forgetAfter: without consent nothing of theirs may stay.
+// A resident who had tickets or places before consent was required keeps
+// them; only the first message kept with the question is dropped. The
+// scheduler's nightly purge runs it (notify.Forgetter).
+func (j *Jobs) ForgetUnanswered(ctx context.Context, now time.Time) error {
+	e := j.e
+	ids, err := e.st.StaleConversations(ctx, consentFlow, now.Add(-forgetAfter))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, id := range ids {
+		res, err := e.st.Resident(ctx, id)
+		if err != nil || !res.ConsentAt.IsZero() {
+			errs = append(errs, err)
+			continue
+		}
+		had, err := e.st.HasHistory(ctx, id)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case had:
+			errs = append(errs, e.st.DeleteConversation(ctx, id))
+		default:
+			errs = append(errs, e.eraseResident(ctx, id))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // ---- erasure -------------------------------------------------------------------
 
 func (e *Engine) eraseOptions(c *Ctx) []option {

@@ -430,3 +430,45 @@ func TestExportShowsEverythingInTheirLanguage(t *testing.T) {
 	rs = h.say("erin", "export my data")
 	expect(t, rs, "[Your personal data]", "What kind of problem is it?")
 }
+
+// TestForgetUnansweredConsent: a week after an unanswered consent question
+// the resident is erased; one who had a ticket from before consent was
+// required keeps it and loses only the message kept with the question.
+func TestForgetUnansweredConsent(t *testing.T) {
+	h := privacyHarness(t)
+	ctx := context.Background()
+	h.cfg.Community.RequireConsent = false
+	h.restart()
+	num := h.report("olda") // before consent was switched on
+	h.cfg.Community.RequireConsent = true
+	h.restart()
+	expect(t, h.say("olda", "还有一件事，我家电话13900001111"), "请了解我们如何处理您的个人信息")
+	expect(t, h.say("quiet", "我家电话13900002222"), "请了解我们如何处理您的个人信息")
+	h.say("yes", "你好")
+	h.say("yes", "同意")
+	oldID, quietID, yesID := h.residentID("olda"), h.residentID("quiet"), h.residentID("yes")
+	jobs := h.eng.Jobs(JobsConfig{})
+	h.clock.Advance(forgetAfter - time.Hour)
+	if err := jobs.ForgetUnanswered(ctx, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if hits := dbHits(t, h.st.DB(), "13900002222"); len(hits) == 0 {
+		t.Fatal("forgotten before a week")
+	}
+	h.clock.Advance(2 * time.Hour)
+	if err := jobs.ForgetUnanswered(ctx, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if hits := dbHits(t, h.st.DB(), "13900001111", "13900002222", "quiet"); len(hits) > 0 {
+		t.Fatalf("kept:\n%s", strings.Join(hits, "\n"))
+	}
+	if r, _ := h.st.Resident(ctx, quietID); r.ErasedAt.IsZero() {
+		t.Fatal("the silent newcomer was not erased")
+	}
+	if tk := mustTicket(t, h, num); tk.ResidentID != oldID || tk.Description != "楼道灯坏了三天" {
+		t.Fatalf("the earlier ticket %+v", tk)
+	}
+	if r, _ := h.st.Resident(ctx, yesID); !r.ErasedAt.IsZero() || r.ConsentAt.IsZero() {
+		t.Fatalf("a consenting resident was touched: %+v", r)
+	}
+}

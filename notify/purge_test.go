@@ -2,6 +2,7 @@ package notify
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,10 +11,23 @@ import (
 	"linli/store"
 )
 
+// forgetJobs has nothing to do but forget residents who never consented.
+type forgetJobs struct{ forgot atomic.Int64 }
+
+func (f *forgetJobs) Surveys(context.Context, time.Time) error      { return nil }
+func (f *forgetJobs) Escalate(context.Context, time.Time) error     { return nil }
+func (f *forgetJobs) Digest(context.Context, time.Time) error       { return nil }
+func (f *forgetJobs) Broadcasts(context.Context, time.Time) error   { return nil }
+func (f *forgetJobs) ExpireOffers(context.Context, time.Time) error { return nil }
+func (f *forgetJobs) ForgetUnanswered(_ context.Context, now time.Time) error {
+	f.forgot.Store(now.Unix())
+	return nil
+}
+
 // TestPurgeJobKeepsMessagesForTheRetentionOnly moves a fake clock across
 // 03:30 in Shanghai: the purge job drops message-log lines older than
 // store.message_retention_days and dedupe keys older than two days, and
-// keeps the rest.
+// keeps the rest; and it has the jobs forget residents who never consented.
 func TestPurgeJobKeepsMessagesForTheRetentionOnly(t *testing.T) {
 	e := newSMSEnv(t)
 	ctx := context.Background()
@@ -29,12 +43,13 @@ func TestPurgeJobKeepsMessagesForTheRetentionOnly(t *testing.T) {
 	}
 	e.st.ClaimInbound(ctx, "wechat", "old-key", purgeAt.Add(-49*time.Hour))
 	e.st.ClaimInbound(ctx, "wechat", "new-key", purgeAt.Add(-47*time.Hour))
+	jobs := &forgetJobs{}
 	cfg := DefaultSchedule()
 	if cfg.PurgeAt != "03:30" {
 		t.Fatalf("purge at %q", cfg.PurgeAt)
 	}
 	sc, err := NewScheduler(SchedulerOptions{Config: cfg, Location: shanghai, Clock: clock, Store: e.st, Dispatcher: e.d,
-		Outbox: e.o, RetentionDays: 180})
+		Outbox: e.o, RetentionDays: 180, Jobs: jobs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,5 +74,8 @@ func TestPurgeJobKeepsMessagesForTheRetentionOnly(t *testing.T) {
 	}
 	if fresh, _ := e.st.ClaimInbound(ctx, "wechat", "new-key", purgeAt); fresh {
 		t.Fatal("a recent dedupe key was purged")
+	}
+	if at := jobs.forgot.Load(); at < purgeAt.Unix() || at > purgeAt.Unix()+1 {
+		t.Fatalf("residents who never consented forgotten at %d, want %d", at, purgeAt.Unix())
 	}
 }

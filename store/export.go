@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // The queries behind a resident's "export my data": everything of theirs,
 // whatever its status, not just what is live.
@@ -34,4 +37,22 @@ func (s *Store) ResidentTags(ctx context.Context, residentID int64) ([]string, e
 		out = append(out, t)
 	}
 	return out, rows.Err()
+}
+
+// StaleConversations lists the residents whose conversation has been in
+// flow, untouched, since before `before` (flows forgets residents who never
+// answered the consent question).
+func (s *Store) StaleConversations(ctx context.Context, flow string, before time.Time) ([]int64, error) {
+	return residentIDs(s.db.QueryContext(ctx, `SELECT c.resident_id FROM conversations c JOIN residents r ON r.id = c.resident_id
+		WHERE c.flow = ? AND c.updated_at < ? AND r.erased_at IS NULL ORDER BY c.resident_id`, flow, before.Unix()))
+}
+
+// HasHistory reports whether a resident has any ticket, booking or event
+// registration.
+func (s *Store) HasHistory(ctx context.Context, residentID int64) (bool, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM tickets WHERE resident_id = ?)
+		+ (SELECT COUNT(*) FROM bookings WHERE resident_id = ?) + (SELECT COUNT(*) FROM registrations WHERE resident_id = ?)`,
+		residentID, residentID, residentID).Scan(&n)
+	return n > 0, err
 }
