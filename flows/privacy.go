@@ -262,11 +262,13 @@ func (e *Engine) declineConsent(c *Ctx) []bot.Reply {
 	}
 	e.ended(consentFlow, "cancelled")
 	*c.st = state{}
-	out := []bot.Reply{{Text: c.T("privacy.declined")}}
+	// One reply: on WeChat a second one would be queued in the outbox,
+	// addressed to the openid just erased.
+	text := c.T("privacy.declined")
 	if e.cfg.Community.Phone != "" {
-		out = append(out, bot.Reply{Text: c.T("privacy.office_phone", e.cfg.Community.Phone)})
+		text = lines(text, c.T("privacy.office_phone", e.cfg.Community.Phone))
 	}
-	return out
+	return []bot.Reply{{Text: text}}
 }
 
 // forgetAfter is how long a consent question may go unanswered before what

@@ -181,6 +181,9 @@ func TestConsentDeclineKeepsNothing(t *testing.T) {
 	expect(t, wx.say("English"), "Before we can help you", "1. Agree", "2. Decline")
 	rs = wx.say("decline")
 	expect(t, rs, "we have kept nothing of yours", "Community office phone: 010-12345678")
+	if len(rs) != 1 {
+		t.Fatalf("%d replies: WeChat would queue all but the first, to the erased openid", len(rs))
+	}
 	if hits := dbHits(t, h.st.DB(), openid); len(hits) > 0 {
 		t.Fatalf("after declining:\n%s", strings.Join(hits, "\n"))
 	}

@@ -26,7 +26,8 @@ func (f *forgetJobs) ForgetUnanswered(_ context.Context, now time.Time) error {
 
 // TestPurgeJobKeepsMessagesForTheRetentionOnly moves a fake clock across
 // 03:30 in Shanghai: the purge job drops message-log lines older than
-// store.message_retention_days and dedupe keys older than two days, and
+// store.message_retention_days (and the texts of outbox rows sent before
+// then) and dedupe keys older than two days, and
 // keeps the rest; and it has the jobs forget residents who never consented.
 func TestPurgeJobKeepsMessagesForTheRetentionOnly(t *testing.T) {
 	e := newSMSEnv(t)
@@ -41,6 +42,18 @@ func TestPurgeJobKeepsMessagesForTheRetentionOnly(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	e.st.SetClock(func() time.Time { return old })
+	e.st.EnqueueOutbox(ctx, []store.OutboxRow{
+		{Kind: "chat_reply", TargetChannel: "wechat", TargetAddress: "oX", DueAt: old, Body: store.OutboxBody{Text: "old reply"}},
+		{Kind: "notice", TargetChannel: "wechat", TargetAddress: "oX", DueAt: old, Body: store.OutboxBody{Text: "old, still held"}},
+	})
+	e.st.DB().Exec("UPDATE outbox SET status = 'sent' WHERE id = 1")
+	e.st.DB().Exec("UPDATE outbox SET status = 'held' WHERE id = 2") // waiting for its web page: still to be shown
+	e.st.SetClock(func() time.Time { return kept })
+	e.st.EnqueueOutbox(ctx, []store.OutboxRow{{Kind: "chat_reply", TargetChannel: "wechat", TargetAddress: "oX", DueAt: kept,
+		Body: store.OutboxBody{Text: "recent reply"}}})
+	e.st.DB().Exec("UPDATE outbox SET status = 'sent' WHERE id = 3")
+	e.st.SetClock(e.clock.Now)
 	e.st.ClaimInbound(ctx, "wechat", "old-key", purgeAt.Add(-49*time.Hour))
 	e.st.ClaimInbound(ctx, "wechat", "new-key", purgeAt.Add(-47*time.Hour))
 	jobs := &forgetJobs{}
@@ -68,6 +81,11 @@ func TestPurgeJobKeepsMessagesForTheRetentionOnly(t *testing.T) {
 	ms, _ := e.st.RecentMessages(ctx, ids[0], 10)
 	if len(ms) != 1 || ms[0].Text != "still kept" {
 		t.Fatalf("after the purge: %+v", ms)
+	}
+	for id, want := range map[int64]string{1: "", 2: "old, still held", 3: "recent reply"} {
+		if o, err := e.st.OutboxRowByID(ctx, id); err != nil || o.Body.Text != want {
+			t.Errorf("outbox row %d after the purge: %q, want %q (%v)", id, o.Body.Text, want, err)
+		}
 	}
 	if fresh, _ := e.st.ClaimInbound(ctx, "wechat", "old-key", purgeAt); !fresh {
 		t.Fatal("a dedupe key two days old was kept")

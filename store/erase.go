@@ -346,3 +346,17 @@ func eachRow(ctx context.Context, tx *sql.Tx, fn func(*sql.Rows) error, query st
 	}
 	return rows.Err()
 }
+
+// PurgeOutboxBodies blanks the bodies of outbox rows created before
+// `before` that are done with (sent, delivered, failed, unreachable,
+// cancelled): a WeChat reply or a staff answer is conversation too, and is
+// kept no longer than the message log. The rows stay, for counts and for
+// finding the ticket behind a staff-group message.
+func (s *Store) PurgeOutboxBodies(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.exec(ctx, `UPDATE outbox SET body = '{}', error = '' WHERE created_at < ? AND body <> '{}'
+		AND status IN ('sent', 'delivered', 'failed', 'unreachable', 'cancelled')`, before.Unix())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
