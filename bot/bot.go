@@ -22,6 +22,10 @@ type Turn struct {
 	Identity     store.Identity
 	Lang         string
 	FirstContact bool
+	// NoLog, set by the engine, keeps this turn out of the message log:
+	// a resident who has not consented (or has just had their data erased)
+	// must leave no trace of what they said.
+	NoLog bool
 }
 
 // Engine runs conversations. flows satisfies it; bot never imports flows.
@@ -158,7 +162,9 @@ func (b *Bot) Handle(ctx context.Context, m Message) (replies []Reply, err error
 	if err != nil {
 		return b.fail(m, t.Lang, err)
 	}
-	b.logTurn(turnCtx, t, replies)
+	if !t.NoLog {
+		b.logTurn(turnCtx, t, replies)
+	}
 	if err := b.st.FlushWrites(turnCtx); err != nil {
 		return b.fail(m, t.Lang, fmt.Errorf("bot: save turn: %w", err))
 	}

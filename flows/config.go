@@ -15,6 +15,9 @@ type Config struct {
 	// PublicURL is server.public_url: links in messages (check-in QR images)
 	// start with it. Empty: no links.
 	PublicURL string
+	// MessageRetentionDays is store.message_retention_days, told to
+	// residents in the consent notice (0: kept until they erase them).
+	MessageRetentionDays int
 	// DeskChats are the group chats that receive the desk's alerts (the
 	// Telegram staff group); WeChat staff are alerted one by one from Staff.
 	DeskChats []DeskChat
@@ -31,6 +34,9 @@ type Community struct {
 	FlowIdle time.Duration `yaml:"flow_idle"`
 	// ResumeWithin is how long an expired flow can still be resumed with 继续/continue.
 	ResumeWithin time.Duration `yaml:"resume_within"`
+	// RequireConsent asks every new resident to consent to the processing
+	// of their personal data before anything of theirs is kept (PIPL).
+	RequireConsent bool `yaml:"require_consent"`
 }
 
 // StaffMember is one entry of `staff`.

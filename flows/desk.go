@@ -58,6 +58,7 @@ var deskTexts = catalog{
 	"desk.resolved":         {"✓ %s 已办结，已请居民评价。", "✓ %s resolved; the resident has been asked to rate it."},
 	"desk.resolved_plain":   {"✓ %s 已办结。", "✓ %s resolved."},
 	"desk.reopened":         {"✓ %s 已重新打开。", "✓ %s reopened."},
+	"desk.phone_private":    {"完整电话仅对处理人显示：请在与机器人的私聊中发送 /t %s 查看。", "The full phone is shown only to the person handling it: send /t %s to the bot in a private chat."},
 	"desk.erased":           {"工单 %s 的居民信息已删除，无法联系。", "The resident of ticket %s erased their data and cannot be reached."},
 	"desk.acted_elsewhere":  {"%s：%s %s（%s）", "%s: %s %s (%s)"},
 	"desk.open_none":        {"目前没有未办结的工单。", "There are no unresolved tickets."},
@@ -216,7 +217,7 @@ func (e *Engine) alertNewTicket(ctx context.Context, t store.Ticket) {
 	var rows []store.OutboxRow
 	for _, d := range e.cfg.DeskChats {
 		img := photoFor(t, d.Channel)
-		body := e.alertText(lang, t, cat, building, img == "") + "\n" + T(lang, "desk.alert_reply_hint")
+		body := e.alertText(lang, t, cat, building, img == "", false) + "\n" + T(lang, "desk.alert_reply_hint")
 		rows = append(rows, store.OutboxRow{Kind: kindAlert, TargetChannel: d.Channel, TargetAddress: d.Address,
 			Ref: t.Number, Urgent: true, DedupeKey: "alert:" + t.Number + ":" + d.Channel + ":" + d.Address,
 			Body: store.OutboxBody{Text: body, Choices: deskChoices(lang, t.Number), ImageURL: img, Lang: lang}})
@@ -225,7 +226,7 @@ func (e *Engine) alertNewTicket(ctx context.Context, t store.Ticket) {
 		img := photoFor(t, bot.ChannelWeChat)
 		// No buttons: WeChat shows them as numbers, and a number typed by
 		// staff would be read as a menu choice.
-		body := e.alertText(lang, t, cat, building, img == "") + "\n" + T(lang, "desk.alert_cmd_hint", t.Number, t.Number, t.Number)
+		body := e.alertText(lang, t, cat, building, img == "", false) + "\n" + T(lang, "desk.alert_cmd_hint", t.Number, t.Number, t.Number)
 		rows = append(rows, store.OutboxRow{Kind: kindAlert, TargetChannel: bot.ChannelWeChat, TargetAddress: s.WeChatOpenID,
 			Ref: t.Number, Urgent: true, DedupeKey: "alert:" + t.Number + ":wechat:" + s.WeChatOpenID,
 			Body: store.OutboxBody{Text: body, ImageURL: img, Lang: lang}})
@@ -275,7 +276,9 @@ func photoFor(t store.Ticket, channel string) string {
 	return ""
 }
 
-func (e *Engine) alertText(lang string, t store.Ticket, cat Category, building string, photoLine bool) string {
+// alertText describes a ticket for staff. The contact phone is masked
+// unless fullPhone (the assignee, privately: see phoneVisible).
+func (e *Engine) alertText(lang string, t store.Ticket, cat Category, building string, photoLine, fullPhone bool) string {
 	ls := []string{
 		T(lang, "desk.alert_title", t.Number, pick(lang, cat.Name, cat.NameEN)),
 		T(lang, "desk.alert_desc", clip(t.Description, 300)),
@@ -291,7 +294,11 @@ func (e *Engine) alertText(lang string, t store.Ticket, cat Category, building s
 		ls = append(ls, T(lang, "desk.alert_building", building))
 	}
 	if t.ContactPhone != "" {
-		ls = append(ls, T(lang, "desk.alert_phone", MaskPhone(t.ContactPhone)))
+		p := MaskPhone(t.ContactPhone)
+		if fullPhone {
+			p = t.ContactPhone
+		}
+		ls = append(ls, T(lang, "desk.alert_phone", p))
 	}
 	if photoLine && (t.Photo != "" || t.PhotoURL != "") {
 		ls = append(ls, T(lang, "desk.alert_photo", t.Channel))
@@ -419,7 +426,14 @@ func (e *Engine) cmdClaim(c *Ctx, who StaffMember, args string) []bot.Reply {
 		e.log.Error("desk: notify claim", "ticket", num, "err", err)
 	}
 	e.actedElsewhere(c, t, who, store.EventClaimed, "")
-	return []bot.Reply{{Text: c.T("desk.claimed", num, who.Name)}}
+	out := c.T("desk.claimed", num, who.Name)
+	switch {
+	case t.ContactPhone != "" && phoneVisible(c, who, t):
+		out += "\n" + c.T("desk.alert_phone", t.ContactPhone)
+	case t.ContactPhone != "":
+		out += "\n" + c.T("desk.phone_private", num)
+	}
+	return []bot.Reply{{Text: out}}
 }
 
 func (e *Engine) cmdReply(c *Ctx, who StaffMember, args string) []bot.Reply {
@@ -583,7 +597,14 @@ func (e *Engine) statusLabel(c *Ctx, t store.Ticket) string {
 	return s
 }
 
-func (e *Engine) cmdTicket(c *Ctx, _ StaffMember, args string) []bot.Reply {
+// phoneVisible says whether a staff member may see a ticket's phones in
+// full: only the one handling it (its assignee), and only in a private chat,
+// since everyone in a group would see the answer too.
+func phoneVisible(c *Ctx, who StaffMember, t store.Ticket) bool {
+	return t.Assignee != "" && t.Assignee == who.Name && !c.Turn.Group
+}
+
+func (e *Engine) cmdTicket(c *Ctx, who StaffMember, args string) []bot.Reply {
 	num, _, ok := ticketArg(args)
 	if !ok {
 		return e.usage(c, "t")
@@ -610,7 +631,8 @@ func (e *Engine) cmdTicket(c *Ctx, _ StaffMember, args string) []bot.Reply {
 		}
 	}
 	ls := []string{c.T("desk.detail_header", t.Number, pick(c.Lang, cat.Name, cat.NameEN), e.statusLabel(c, t))}
-	body := e.alertText(c.Lang, t, cat, building, true)
+	full := phoneVisible(c, who, t)
+	body := e.alertText(c.Lang, t, cat, building, true, full)
 	if _, rest, ok := strings.Cut(body, "\n"); ok {
 		ls = append(ls, rest) // the alert's lines without its title
 	}
@@ -639,9 +661,15 @@ func (e *Engine) cmdTicket(c *Ctx, _ StaffMember, args string) []bot.Reply {
 			if m.Direction == store.DirectionOut {
 				dir = c.T("desk.dir_out")
 			}
-			text := phoneInTextRe.ReplaceAllStringFunc(strings.ReplaceAll(m.Text, "\n", " "), MaskPhone)
+			text := strings.ReplaceAll(m.Text, "\n", " ")
+			if !full {
+				text = phoneInTextRe.ReplaceAllStringFunc(text, MaskPhone)
+			}
 			ls = append(ls, m.CreatedAt.In(e.loc).Format(layout)+" "+dir+"："+clip(text, 80))
 		}
+	}
+	if !full && t.ContactPhone != "" && t.Assignee == who.Name && c.Turn.Group {
+		ls = append(ls, c.T("desk.phone_private", t.Number))
 	}
 	return []bot.Reply{{Text: clip(strings.Join(ls, "\n"), 3500)}}
 }

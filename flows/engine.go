@@ -35,6 +35,9 @@ type Options struct {
 	Outbox Enqueuer
 	// Observer hears flow completions and abandonments (metrics); optional.
 	Observer Observer
+	// RemoveUploads deletes the files of web chat photos (by token) when a
+	// resident's data is erased; nil: no files to delete.
+	RemoveUploads func(tokens []string) error
 }
 
 // Observer is told when a flow ends.
@@ -68,6 +71,8 @@ type Engine struct {
 	onTicket []func(ctx context.Context, t store.Ticket)
 	// audiences resolve broadcast audiences other features own (addAudience).
 	audiences map[string]AudienceFunc
+	// removeUploads deletes erased residents' photo files (Options.RemoveUploads).
+	removeUploads func(tokens []string) error
 }
 
 // intent is something a resident can start outside a flow.
@@ -94,7 +99,8 @@ func New(st *store.Store, cfg Config, opt Options) (*Engine, error) {
 	if opt.Outbox == nil {
 		opt.Outbox = storeOutbox{st}
 	}
-	e := &Engine{st: st, cfg: cfg, loc: loc, now: opt.Now, log: opt.Logger, out: opt.Outbox, obs: opt.Observer, flows: map[string]*flow{}}
+	e := &Engine{st: st, cfg: cfg, loc: loc, now: opt.Now, log: opt.Logger, out: opt.Outbox, obs: opt.Observer, flows: map[string]*flow{},
+		removeUploads: opt.RemoveUploads}
 	e.addStaffDesk()
 	e.addReport()
 	e.addStatus()
@@ -105,6 +111,7 @@ func New(st *store.Store, cfg Config, opt Options) (*Engine, error) {
 	e.addBroadcast()
 	e.addBookingAudiences()
 	e.addDesk()
+	e.addPrivacy()
 	return e, nil
 }
 
@@ -267,6 +274,9 @@ func (e *Engine) save(ctx context.Context, residentID int64, st *state, before [
 // dispatch decides what the message means: an event, a language switch, a
 // global word inside a flow, a step's answer, or something to start.
 func (e *Engine) dispatch(c *Ctx) []bot.Reply {
+	if rs, ok := e.consentGate(c); ok {
+		return rs
+	}
 	m := c.Turn.Message
 	switch m.Event {
 	case bot.EventSubscribe, bot.EventStart, bot.EventMenu:

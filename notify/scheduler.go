@@ -34,6 +34,12 @@ type Jobs interface {
 	ExpireOffers(ctx context.Context, now time.Time) error
 }
 
+// Forgetter is an optional ability of Jobs, run by the nightly purge:
+// erase residents who were asked for consent and never answered.
+type Forgetter interface {
+	ForgetUnanswered(ctx context.Context, now time.Time) error
+}
+
 // ScheduleConfig is the `schedule` section of the config file.
 type ScheduleConfig struct {
 	// DispatchEvery is how often the outbox is swept; every enqueue also
@@ -297,18 +303,26 @@ func (sc *Scheduler) runDispatch(ctx context.Context, _ time.Time) error {
 	return err
 }
 
-// purge drops message logs past retention and dedupe keys older than two
-// days (platforms stop redelivering within minutes).
+// purge drops message logs (and the texts of outbox rows done with) past
+// retention and dedupe keys older than two days (platforms stop
+// redelivering within minutes), and has Jobs forget residents who never
+// answered the consent question.
 func (sc *Scheduler) purge(ctx context.Context, now time.Time) error {
 	var errs []error
 	if d := sc.opt.RetentionDays; d > 0 {
 		n, err := sc.opt.Store.PurgeMessages(ctx, now.AddDate(0, 0, -d))
 		errs = append(errs, err)
 		sc.log.Info("purged message log", "rows", n, "older_than_days", d)
+		n, err = sc.opt.Store.PurgeOutboxBodies(ctx, now.AddDate(0, 0, -d))
+		errs = append(errs, err)
+		sc.log.Info("purged outbox texts", "rows", n, "older_than_days", d)
 	}
 	n, err := sc.opt.Store.PurgeInbound(ctx, now.Add(-48*time.Hour))
 	errs = append(errs, err)
 	sc.log.Info("purged dedupe keys", "rows", n)
+	if f, ok := sc.opt.Jobs.(Forgetter); ok {
+		errs = append(errs, f.ForgetUnanswered(ctx, now))
+	}
 	return errors.Join(errs...)
 }
 

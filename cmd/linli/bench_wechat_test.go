@@ -57,9 +57,14 @@ func BenchmarkWeChatInbound(b *testing.B) {
 	target := "/wechat?" + signedQuery(wxToken)
 	now := time.Now().Unix()
 	var id int64 = 1 << 40
-	for _, text := range []string{"报修", "2"} {
+	// 同意: the example config asks for consent first.
+	var out string
+	for _, text := range []string{"报修", "同意", "2"} {
 		id++
-		benchPost(b, h, target, benchBody("oBench", text, id, now))
+		out = benchPost(b, h, target, benchBody("oBench", text, id, now))
+	}
+	if !strings.Contains(out, "请描述一下问题") {
+		b.Fatalf("not at the description step: %q", out)
 	}
 	texts := []string{"楼道灯坏了三天，晚上很黑", "返回"}
 	b.ReportAllocs()

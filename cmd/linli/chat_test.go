@@ -84,7 +84,10 @@ func TestScriptedChat(t *testing.T) {
 		t.Fatalf("output does not end with an empty line: %q", out[max(0, len(out)-40):])
 	}
 	want := []string{
-		"普惠苑社区 邻里服务。请选择：\n1. 报事报修", // 你好 → menu
+		"请了解我们如何处理您的个人信息", // 你好 → the consent question (config.example.yaml)
+		"1. 同意\n2. 不同意",
+		"谢谢！",
+		"普惠苑社区 邻里服务。请选择：\n1. 报事报修", // 同意 → the 你好 kept → menu
 		"请选择问题类别",
 		"提交成功！工单号 T1001",
 		"您进行中的事项：\n【工单】\nT1001 · 设施维修 · 待受理",
@@ -164,7 +167,7 @@ func TestBackupCommand(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfigFile(t, dir)
 	cmd := exec.Command(bin, "chat", "--config", cfg)
-	cmd.Stdin = strings.NewReader("报修\n1\n垃圾桶满了\n跳过\n跳过\n跳过\n1\n")
+	cmd.Stdin = strings.NewReader("报修\n同意\n1\n垃圾桶满了\n跳过\n跳过\n跳过\n1\n")
 	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "T1001") {
 		t.Fatalf("chat: %v\n%s", err, out)
 	}

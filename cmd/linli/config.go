@@ -53,8 +53,10 @@ type ServerConfig struct {
 // defaults are the values of keys a file leaves out.
 func defaults() Config {
 	var c Config
+	// Consent is asked unless a file says otherwise: forgetting the key
+	// must not make a deployment skip it.
 	c.Community = flows.Community{Name: "邻里社区", Timezone: "Asia/Shanghai", Language: "zh-CN",
-		FlowIdle: 30 * time.Minute, ResumeWithin: 24 * time.Hour}
+		FlowIdle: 30 * time.Minute, ResumeWithin: 24 * time.Hour, RequireConsent: true}
 	c.Server = ServerConfig{Listen: "127.0.0.1:8080", PublicURL: "http://127.0.0.1:8080"}
 	c.Store = store.Config{Path: "./data/linli.db", MessageRetentionDays: 180}
 	c.WeChat.Path = "/wechat"
@@ -495,7 +497,8 @@ func (c Config) uploadDir() string {
 // flowsConfig is the part of the config the conversations read.
 func (c Config) flowsConfig() flows.Config {
 	fc := flows.Config{Community: c.Community, Staff: c.Staff, Categories: c.Categories,
-		Services: c.Services, Events: c.Events, Targets: c.Targets, PublicURL: c.Server.PublicURL}
+		Services: c.Services, Events: c.Events, Targets: c.Targets, PublicURL: c.Server.PublicURL,
+		MessageRetentionDays: c.Store.MessageRetentionDays}
 	if c.Telegram.Enabled && c.Telegram.StaffChatID != 0 {
 		fc.DeskChats = append(fc.DeskChats, flows.DeskChat{Channel: "telegram", Address: strconv.FormatInt(c.Telegram.StaffChatID, 10)})
 	}

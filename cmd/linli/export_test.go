@@ -49,7 +49,8 @@ func TestExportRegistrations(t *testing.T) {
 		t.Fatal(err)
 	}
 	var last []bot.Reply
-	for _, text := range []string{"活动", "1", "报名", "1", "确认"} {
+	// 同意: the example config asks for consent, then handles the 活动 kept.
+	for _, text := range []string{"活动", "同意", "1", "报名", "1", "确认"} {
 		last, err = a.bot.Handle(ctx, bot.Message{Channel: bot.ChannelConsole, UserID: "张阿姨", DisplayName: "张阿姨", Text: text})
 		if err != nil {
 			t.Fatal(err)

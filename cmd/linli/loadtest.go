@@ -130,14 +130,18 @@ func loadSignature(token, ts, nonce string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// loadText is what simulated resident sends as its k-th message.
+// loadText is what simulated resident sends as its k-th message: "报修",
+// consent (community.require_consent; it then handles the 报修), a
+// category, then describing the problem and going back, over and over.
 func loadText(k int) string {
 	switch {
 	case k == 0:
 		return "报修"
 	case k == 1:
+		return "同意"
+	case k == 2:
 		return "1"
-	case k%2 == 0:
+	case k%2 == 1:
 		return "楼道灯坏了三天，晚上很黑"
 	default:
 		return "返回"

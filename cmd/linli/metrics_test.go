@@ -32,10 +32,11 @@ func TestMetricsAfterConversation(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, line := range []string{"报修", "2", "楼道灯坏了", "跳过", "跳过", "跳过", "1"} {
+	// 同意: config.example.yaml asks for consent, which handles the 报修 kept.
+	for _, line := range []string{"报修", "同意", "2", "楼道灯坏了", "跳过", "跳过", "跳过", "1"} {
 		say("m1", line)
 	}
-	for _, line := range []string{"报修", "取消"} {
+	for _, line := range []string{"报修", "同意", "取消"} {
 		say("m2", line)
 	}
 	// A push with the wrong key is refused and counted.
@@ -50,10 +51,11 @@ func TestMetricsAfterConversation(t *testing.T) {
 	a.met.SMSResult("aliyun", "failed", "isv.MOBILE_NUMBER_ILLEGAL")
 	out := scrape(t, base)
 	for _, want := range []string{
-		`linli_inbound_messages_total{channel="console",kind="text"} 9`,
+		`linli_inbound_messages_total{channel="console",kind="text"} 11`,
+		`linli_flows_ended_total{flow="consent",outcome="completed"} 2`,
 		`linli_flows_ended_total{flow="report",outcome="completed"} 1`,
 		`linli_flows_ended_total{flow="report",outcome="cancelled"} 1`,
-		`linli_reply_latency_seconds_count{channel="console"} 9`,
+		`linli_reply_latency_seconds_count{channel="console"} 11`,
 		`linli_webhook_rejections_total{channel="sms",reason="forbidden"} 1`,
 		`linli_sms_total{code="isv.MOBILE_NUMBER_ILLEGAL",provider="aliyun",result="failed"} 1`,
 		`linli_tickets_open 1`,

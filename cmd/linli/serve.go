@@ -50,7 +50,9 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a := &app{cfg: cfg, log: log, st: st, outbox: notify.NewOutbox(st), met: newMetrics(st, log)}
-	a.engine, err = flows.New(st, cfg.flowsConfig(), flows.Options{Logger: log, Outbox: a.outbox, Observer: a.met})
+	uploads := cfg.uploadDir()
+	a.engine, err = flows.New(st, cfg.flowsConfig(), flows.Options{Logger: log, Outbox: a.outbox, Observer: a.met,
+		RemoveUploads: func(tokens []string) error { return webchat.RemoveUploads(uploads, tokens) }})
 	if err != nil {
 		st.Close()
 		return nil, err

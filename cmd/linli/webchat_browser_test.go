@@ -118,7 +118,10 @@ func TestWebChatInBrowser(t *testing.T) {
 		chromedp.Navigate(base+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-ready]`)),
 		botSays("欢迎来到普惠苑社区"),
+		botSays("请了解我们如何处理您的个人信息"),
 	)
+	// config.example.yaml asks for consent (community.require_consent).
+	do("consent", press("同意"), botSays("谢谢"))
 	do("report: category", press("报事报修"), botSays("请选择问题类别"), press("环境卫生"), botSays("请描述一下问题"))
 	do("report: description", typeAndSend("3栋2单元楼道灯坏了，晚上很黑"), botSays("请发一张现场照片"))
 	do("report: photo",
