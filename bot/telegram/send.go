@@ -77,30 +77,96 @@ type outgoing struct {
 	threadTo int    // reply to this message id, if it still exists
 }
 
-// deliver sends a turn's replies to its chat. A reply that cannot go
-// (blocked, a 429 longer than MaxRetryWait) stops the rest, so they never
-// arrive out of order.
+// KindChatReply is the outbox kind of an immediate reply that could not be
+// sent at once and goes later through the outbox.
+const KindChatReply = "chat_reply"
+
+// outgoingOf renders one reply of a turn.
+func outgoingOf(r bot.Reply, threadTo int) outgoing {
+	o := outgoing{text: r.Text, choices: r.Choices, threadTo: threadTo}
+	if r.Image != nil {
+		o.photo = r.Image.URL
+		if o.photo == "" {
+			o.photo = r.Image.Ref
+		}
+	}
+	return o
+}
+
+// deliver sends a turn's replies to its chat. A reply that cannot go stops
+// the rest, so they never arrive out of order: when the failure may pass
+// (a 5xx, the network, a 429 longer than MaxRetryWait) that reply and the
+// rest are queued in the outbox instead, because an answer such as the new
+// ticket's number must reach the resident; a blocked chat drops them.
 func (c *Channel) deliver(ctx context.Context, in inbound, replies []bot.Reply) {
 	for i, r := range replies {
-		o := outgoing{text: r.Text, choices: r.Choices}
-		if r.Image != nil {
-			o.photo = r.Image.URL
-			if o.photo == "" {
-				o.photo = r.Image.Ref
-			}
-		}
+		threadTo := 0
 		if i == 0 {
-			o.threadTo = in.replyTo
+			threadTo = in.replyTo
 		}
-		if _, err := c.send(ctx, in.chat, o, true); err != nil {
+		if _, err := c.send(ctx, in.chat, outgoingOf(r, threadTo), true); err != nil {
 			e := c.classify("send", err)
 			if e.Unreachable() && !in.msg.Group {
 				c.markUnreachable(ctx, in.msg.UserID)
+			}
+			if e.Temporary() && c.queue(in, replies, i, e) {
+				c.log.Warn("telegram: reply not sent, queued for the outbox", "update_kind", kindOf(in.msg), "replies", len(replies)-i, "err", e)
+				return
 			}
 			c.log.Warn("telegram: reply not sent", "update_kind", kindOf(in.msg), "err", e)
 			return
 		}
 	}
+}
+
+// queue stores replies[from:] as outbox rows to the turn's chat, due when
+// Telegram said to come back (or at once), keyed by the update so a
+// redelivered update cannot double them. It reports whether they are stored.
+func (c *Channel) queue(in inbound, replies []bot.Reply, from int, cause *Error) bool {
+	if c.opt.Outbox == nil {
+		return false
+	}
+	// The update's context may be ending (shutdown): the rows must still be stored.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var resident int64
+	if !in.msg.Group && c.opt.Identities != nil {
+		if id, err := c.opt.Identities.FindIdentity(ctx, bot.ChannelTelegram, in.msg.UserID); err == nil {
+			resident = id.ResidentID
+		}
+	}
+	due := c.opt.Now().Add(cause.RetryAfter())
+	chat := strconv.FormatInt(in.chat, 10)
+	rows := make([]store.OutboxRow, 0, len(replies)-from)
+	for i := from; i < len(replies); i++ {
+		threadTo := 0
+		if i == 0 {
+			threadTo = in.replyTo
+		}
+		row := store.OutboxRow{Kind: KindChatReply, ResidentID: resident, TargetChannel: bot.ChannelTelegram, TargetAddress: chat,
+			Body: bodyOf(outgoingOf(replies[i], threadTo)), Urgent: true, DueAt: due}
+		if in.msg.DedupeKey != "" {
+			row.DedupeKey = "telegram:" + chat + ":" + in.msg.DedupeKey + ":" + strconv.Itoa(i)
+		}
+		rows = append(rows, row)
+	}
+	if err := c.opt.Outbox.Enqueue(ctx, rows...); err != nil {
+		c.log.Error("telegram: replies not queued", "count", len(rows), "err", err)
+		return false
+	}
+	return true
+}
+
+// bodyOf is the outbox body that Send renders back into o.
+func bodyOf(o outgoing) store.OutboxBody {
+	b := store.OutboxBody{Text: o.text, ImageURL: o.photo}
+	for _, ch := range o.choices {
+		b.Choices = append(b.Choices, store.OutboxChoice{Payload: ch.Payload, Label: ch.Label})
+	}
+	if o.threadTo != 0 {
+		b.ThreadRef = strconv.Itoa(o.threadTo)
+	}
+	return b
 }
 
 func kindOf(m bot.Message) string {
