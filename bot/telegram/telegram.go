@@ -101,6 +101,10 @@ type Options struct {
 	// Identities finds the resident of a private chat, so a queued reply
 	// is filed under them; nil: queued replies name only the chat.
 	Identities IdentityFinder
+	// Progress records how far a message of several parts (a long text, a
+	// photo and its text) got, so a retried outbox row does not send its
+	// first parts twice; nil: a retry starts again from the first part.
+	Progress ProgressStore
 	// Now is the clock of queued replies' due times; nil means time.Now.
 	Now func() time.Time
 }
