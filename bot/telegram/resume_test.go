@@ -29,6 +29,13 @@ func (f *flaky) RoundTrip(r *http.Request) (*http.Response, error) {
 		drop := f.fail[f.n]
 		f.mu.Unlock()
 		if drop {
+			// As http.Transport does (and RoundTrip must): the body is
+			// closed on errors too. go-telegram/bot writes it from another
+			// goroutine and would otherwise format this error there while
+			// it rewrites the *url.Error's URL.
+			if r.Body != nil {
+				r.Body.Close()
+			}
 			return nil, errors.New("connection reset by peer")
 		}
 	}
