@@ -77,30 +77,107 @@ type outgoing struct {
 	threadTo int    // reply to this message id, if it still exists
 }
 
-// deliver sends a turn's replies to its chat. A reply that cannot go
-// (blocked, a 429 longer than MaxRetryWait) stops the rest, so they never
-// arrive out of order.
+// KindChatReply is the outbox kind of an immediate reply that could not be
+// sent at once and goes later through the outbox.
+const KindChatReply = "chat_reply"
+
+// outgoingOf renders one reply of a turn.
+func outgoingOf(r bot.Reply, threadTo int) outgoing {
+	o := outgoing{text: r.Text, choices: r.Choices, threadTo: threadTo}
+	if r.Image != nil {
+		o.photo = r.Image.URL
+		if o.photo == "" {
+			o.photo = r.Image.Ref
+		}
+	}
+	return o
+}
+
+// deliver sends a turn's replies to its chat. A reply that cannot go stops
+// the rest, so they never arrive out of order: when the failure may pass
+// (a 5xx, the network, a 429 longer than MaxRetryWait) that reply and the
+// rest are queued in the outbox instead, because an answer such as the new
+// ticket's number must reach the resident; a blocked chat drops them.
 func (c *Channel) deliver(ctx context.Context, in inbound, replies []bot.Reply) {
 	for i, r := range replies {
-		o := outgoing{text: r.Text, choices: r.Choices}
-		if r.Image != nil {
-			o.photo = r.Image.URL
-			if o.photo == "" {
-				o.photo = r.Image.Ref
-			}
-		}
+		threadTo := 0
 		if i == 0 {
-			o.threadTo = in.replyTo
+			threadTo = in.replyTo
 		}
-		if _, err := c.send(ctx, in.chat, o, true); err != nil {
+		o := outgoingOf(r, threadTo)
+		var p progress
+		if _, err := c.sendParts(ctx, in.chat, o, true, &p, nil); err != nil {
 			e := c.classify("send", err)
 			if e.Unreachable() && !in.msg.Group {
 				c.markUnreachable(ctx, in.msg.UserID)
+			}
+			if e.Temporary() && c.opt.Outbox != nil {
+				// Part of this reply may be out: its row must start after
+				// it, and the dispatcher may take the row the moment it is
+				// stored, so the record goes first.
+				key := progressKey(in.chat, o)
+				if p.done > 0 {
+					c.saveProgress(ctx, key, p)
+				}
+				if c.queue(in, replies, i, e) {
+					c.log.Warn("telegram: reply not sent, queued for the outbox", "update_kind", kindOf(in.msg), "replies", len(replies)-i, "err", e)
+					return
+				}
+				if p.done > 0 {
+					c.clearProgress(ctx, key)
+				}
 			}
 			c.log.Warn("telegram: reply not sent", "update_kind", kindOf(in.msg), "err", e)
 			return
 		}
 	}
+}
+
+// queue stores replies[from:] as outbox rows to the turn's chat, due when
+// Telegram said to come back (or at once), keyed by the update so a
+// redelivered update cannot double them. It reports whether they are stored.
+func (c *Channel) queue(in inbound, replies []bot.Reply, from int, cause *Error) bool {
+	// The update's context may be ending (shutdown): the rows must still be stored.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var resident int64
+	if !in.msg.Group && c.opt.Identities != nil {
+		if id, err := c.opt.Identities.FindIdentity(ctx, bot.ChannelTelegram, in.msg.UserID); err == nil {
+			resident = id.ResidentID
+		}
+	}
+	due := c.opt.Now().Add(cause.RetryAfter())
+	chat := strconv.FormatInt(in.chat, 10)
+	rows := make([]store.OutboxRow, 0, len(replies)-from)
+	for i := from; i < len(replies); i++ {
+		threadTo := 0
+		if i == 0 {
+			threadTo = in.replyTo
+		}
+		row := store.OutboxRow{Kind: KindChatReply, ResidentID: resident, TargetChannel: bot.ChannelTelegram, TargetAddress: chat,
+			Body: bodyOf(outgoingOf(replies[i], threadTo)), Urgent: true, DueAt: due}
+		if in.msg.DedupeKey != "" {
+			row.DedupeKey = "telegram:" + chat + ":" + in.msg.DedupeKey + ":" + strconv.Itoa(i)
+		}
+		rows = append(rows, row)
+	}
+	if err := c.opt.Outbox.Enqueue(ctx, rows...); err != nil {
+		c.log.Error("telegram: replies not queued", "count", len(rows), "err", err)
+		return false
+	}
+	return true
+}
+
+// bodyOf is the outbox body that Send renders back into o.
+func bodyOf(o outgoing) store.OutboxBody {
+	b := store.OutboxBody{Text: o.text, ImageURL: o.photo}
+	for _, ch := range o.choices {
+		b.Choices = append(b.Choices, store.OutboxChoice{Payload: ch.Payload, Label: ch.Label})
+	}
+	if o.threadTo != 0 {
+		b.ThreadRef = strconv.Itoa(o.threadTo)
+	}
+	return b
 }
 
 func kindOf(m bot.Message) string {
@@ -131,20 +208,14 @@ func (c *Channel) Send(ctx context.Context, to notify.Recipient, body store.Outb
 	if err != nil || chat == 0 {
 		return "", &Error{Method: "send", Err: fmt.Errorf("not a chat id: %q", to.Address)}
 	}
-	o := outgoing{text: body.Text, photo: body.ImageURL}
-	for _, ch := range body.Choices {
-		o.choices = append(o.choices, bot.Choice{Payload: ch.Payload, Label: ch.Label})
-	}
-	if body.ThreadRef != "" {
-		o.threadTo, _ = strconv.Atoi(body.ThreadRef)
-	}
-	id, err := c.send(ctx, chat, o, false)
+	o := outgoingOfBody(body)
+	id, err := c.sendResumable(ctx, chat, o)
 	var mig *tgbot.MigrateError
 	if errors.As(err, &mig) && mig.MigrateToChatID != 0 {
 		// The staff group became a supergroup: send there, and tell the
 		// operator to update the config (replies to alerts map by chat).
 		c.log.Warn("telegram: chat migrated; update telegram.staff_chat_id", "from", chat, "to", mig.MigrateToChatID)
-		id, err = c.send(ctx, int64(mig.MigrateToChatID), o, false)
+		id, err = c.sendResumable(ctx, int64(mig.MigrateToChatID), o)
 	}
 	if err != nil {
 		e := c.classify("send", err)
@@ -156,62 +227,157 @@ func (c *Channel) Send(ctx context.Context, to notify.Recipient, body store.Outb
 	return strconv.Itoa(id), nil
 }
 
-// send sends one outgoing message and returns the id of its last part.
-// wait makes it honour a 429 by waiting retry_after (immediate replies);
-// otherwise the 429 is returned for the outbox to reschedule.
-func (c *Channel) send(ctx context.Context, chat int64, o outgoing, wait bool) (int, error) {
+// render is what o becomes on Telegram: the keyboard, the text (with the
+// choices the keyboard cannot carry), and whether a photo carries the text
+// as its caption.
+func render(o outgoing) (kb models.ReplyMarkup, text string, captioned bool) {
 	kb, extra := keyboard(o.choices)
-	text := o.text
+	text = o.text
 	if extra != "" {
 		text = strings.TrimSpace(text + "\n" + extra)
+	}
+	return kb, text, o.photo != "" && utf16Len(text) <= maxCaption
+}
+
+// textParts are the messages a text takes; an empty one still says
+// something, so that the keyboard has a message to sit under.
+func textParts(text string) []string {
+	if strings.TrimSpace(text) == "" {
+		text = "…"
+	}
+	return split(text, maxText)
+}
+
+// steps is how many Bot API calls o takes.
+func steps(o outgoing) int {
+	_, text, captioned := render(o)
+	if o.photo != "" && (captioned || text == "") {
+		return 1
+	}
+	n := 0
+	if o.photo != "" {
+		n = 1
+	}
+	if utf16Len(text) <= maxText {
+		return n + 1
+	}
+	return n + len(split(text, maxText))
+}
+
+// sendResumable sends an outbox row's message, starting after the parts an
+// earlier try of the same message to the same chat already sent.
+func (c *Channel) sendResumable(ctx context.Context, chat int64, o outgoing) (int, error) {
+	if steps(o) == 1 {
+		return c.send(ctx, chat, o, false)
+	}
+	key := progressKey(chat, o)
+	p := c.loadProgress(ctx, key)
+	recorded := p.done > 0
+	id, err := c.sendParts(ctx, chat, o, false, &p, func(p progress) {
+		c.saveProgress(ctx, key, p)
+		recorded = true
+	})
+	if err == nil && recorded {
+		c.clearProgress(ctx, key)
+	}
+	return id, err
+}
+
+// outgoingOfBody is the message of an outbox row; bodyOf is its inverse.
+func outgoingOfBody(body store.OutboxBody) outgoing {
+	o := outgoing{text: body.Text, photo: body.ImageURL}
+	for _, ch := range body.Choices {
+		o.choices = append(o.choices, bot.Choice{Payload: ch.Payload, Label: ch.Label})
+	}
+	if body.ThreadRef != "" {
+		o.threadTo, _ = strconv.Atoi(body.ThreadRef)
+	}
+	return o
+}
+
+// send sends one outgoing message from scratch and returns the id of its
+// last part. wait makes it honour a 429 by waiting retry_after (immediate
+// replies); otherwise the 429 is returned for the outbox to reschedule.
+func (c *Channel) send(ctx context.Context, chat int64, o outgoing, wait bool) (int, error) {
+	return c.sendParts(ctx, chat, o, wait, &progress{}, nil)
+}
+
+// sendParts sends o from step p.done on, advancing p after every message.
+// save, when set, is called after every step but the last, so the steps
+// already done are known even if a later one fails or the process stops.
+func (c *Channel) sendParts(ctx context.Context, chat int64, o outgoing, wait bool, p *progress, save func(progress)) (int, error) {
+	kb, text, captioned := render(o)
+	first := 0 // the step of the first text part
+	if o.photo != "" {
+		first = 1
+	}
+	var parts []string // the text's messages, unless the photo carries it
+	if o.photo == "" || !(captioned || text == "") {
+		parts = textParts(text)
+	}
+	if p.done >= first+len(parts) {
+		*p = progress{} // a record of a finished send cannot be ours
 	}
 	var reply *models.ReplyParameters
 	if o.threadTo != 0 {
 		reply = &models.ReplyParameters{MessageID: o.threadTo, AllowSendingWithoutReply: true}
 	}
 	if o.photo != "" {
-		caption := ""
-		if utf16Len(text) <= maxCaption {
-			caption = text
+		if p.done == 0 {
+			caption := ""
+			if captioned {
+				caption = text
+			}
+			ph := &tgbot.SendPhotoParams{ChatID: chat, Photo: &models.InputFileString{Data: o.photo}, Caption: caption, ReplyParameters: reply}
+			if captioned || text == "" {
+				ph.ReplyMarkup = kb
+			}
+			m, err := c.retry(ctx, wait, func() (*models.Message, error) { return c.api.SendPhoto(ctx, ph) })
+			switch {
+			case err == nil && (captioned || text == ""):
+				return m.ID, nil
+			case err == nil:
+				*p = progress{done: 1, last: m.ID}
+			case errors.Is(err, tgbot.ErrorBadRequest) && !strings.Contains(err.Error(), "chat not found"):
+				// A file_id of another bot or a URL Telegram cannot fetch: the
+				// text still matters more than the picture.
+				c.log.Warn("telegram: photo refused, sending the text alone", "err", c.redact(err.Error()))
+				*p = progress{done: 1}
+				if parts == nil {
+					parts = textParts(text) // the caption that did not go
+				}
+			default:
+				return 0, err
+			}
+			if save != nil {
+				save(*p)
+			}
 		}
-		p := &tgbot.SendPhotoParams{ChatID: chat, Photo: &models.InputFileString{Data: o.photo}, Caption: caption, ReplyParameters: reply}
-		if caption != "" || text == "" {
-			p.ReplyMarkup = kb
-		}
-		m, err := c.retry(ctx, wait, func() (*models.Message, error) { return c.api.SendPhoto(ctx, p) })
-		switch {
-		case err == nil && (caption != "" || text == ""):
-			return m.ID, nil
-		case err == nil:
-			reply = &models.ReplyParameters{MessageID: m.ID, AllowSendingWithoutReply: true}
-		case errors.Is(err, tgbot.ErrorBadRequest) && !strings.Contains(err.Error(), "chat not found"):
-			// A file_id of another bot or a URL Telegram cannot fetch: the
-			// text still matters more than the picture.
-			c.log.Warn("telegram: photo refused, sending the text alone", "err", c.redact(err.Error()))
-		default:
-			return 0, err
+		if p.last != 0 && p.done == 1 {
+			reply = &models.ReplyParameters{MessageID: p.last, AllowSendingWithoutReply: true}
 		}
 	}
-	if strings.TrimSpace(text) == "" {
-		text = "…"
-	}
-	parts := split(text, maxText)
-	id := 0
 	for i, part := range parts {
-		p := &tgbot.SendMessageParams{ChatID: chat, Text: part}
+		if first+i < p.done {
+			continue // sent by an earlier try
+		}
+		params := &tgbot.SendMessageParams{ChatID: chat, Text: part}
 		if i == 0 {
-			p.ReplyParameters = reply
+			params.ReplyParameters = reply
 		}
 		if i == len(parts)-1 {
-			p.ReplyMarkup = kb
+			params.ReplyMarkup = kb
 		}
-		m, err := c.retry(ctx, wait, func() (*models.Message, error) { return c.api.SendMessage(ctx, p) })
+		m, err := c.retry(ctx, wait, func() (*models.Message, error) { return c.api.SendMessage(ctx, params) })
 		if err != nil {
 			return 0, err
 		}
-		id = m.ID
+		*p = progress{done: first + i + 1, last: m.ID}
+		if save != nil && i < len(parts)-1 {
+			save(*p)
+		}
 	}
-	return id, nil
+	return p.last, nil
 }
 
 // retry calls fn, and when wait is set and Telegram answers 429, waits

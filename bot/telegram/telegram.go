@@ -37,6 +37,7 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"linli/bot"
+	"linli/store"
 )
 
 // Handler handles one message (the router, *bot.Bot).
@@ -48,6 +49,16 @@ type Handler interface {
 // blocked the bot); *store.Store satisfies it.
 type Marker interface {
 	SetIdentityUnreachable(ctx context.Context, channel, externalID string, v bool) error
+}
+
+// Enqueuer stores outbox rows for the dispatcher; *notify.Outbox satisfies it.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, rows ...store.OutboxRow) error
+}
+
+// IdentityFinder looks up who a Telegram user is; *store.Store satisfies it.
+type IdentityFinder interface {
+	FindIdentity(ctx context.Context, channel, externalID string) (store.Identity, error)
 }
 
 // Command is one entry of the bot's command menu.
@@ -81,8 +92,21 @@ type Options struct {
 	// before it confirms them and fetches more (default 5 s).
 	MaxHold time.Duration
 	// MaxRetryWait is the longest retry_after an immediate reply waits for
-	// (default 30 s); longer ones drop the reply.
+	// (default 30 s); longer ones hand the reply to Outbox.
 	MaxRetryWait time.Duration
+	// Outbox takes the immediate replies that could not go out at once (a
+	// 5xx, the network, a long 429), so the dispatcher sends them later;
+	// nil: such replies are logged and lost.
+	Outbox Enqueuer
+	// Identities finds the resident of a private chat, so a queued reply
+	// is filed under them; nil: queued replies name only the chat.
+	Identities IdentityFinder
+	// Progress records how far a message of several parts (a long text, a
+	// photo and its text) got, so a retried outbox row does not send its
+	// first parts twice; nil: a retry starts again from the first part.
+	Progress ProgressStore
+	// Now is the clock of queued replies' due times; nil means time.Now.
+	Now func() time.Time
 }
 
 // Channel is the Telegram channel.
@@ -113,6 +137,9 @@ func New(cfg Config, h Handler, opt Options) (*Channel, error) {
 	}
 	if opt.MaxHold <= 0 {
 		opt.MaxHold = 5 * time.Second
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
 	}
 	if opt.MaxRetryWait <= 0 {
 		opt.MaxRetryWait = 30 * time.Second

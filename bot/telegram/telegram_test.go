@@ -111,14 +111,14 @@ type setup struct {
 	cfg telegram.Config
 }
 
-func newSetup(t *testing.T, mode string, reply func(m bot.Message) []bot.Reply) *setup {
+func newSetup(t *testing.T, mode string, reply func(m bot.Message) []bot.Reply, mods ...func(*telegram.Options)) *setup {
 	t.Helper()
 	f := tgfake.New()
 	t.Cleanup(f.Close)
 	s := &setup{f: f, rec: newRecorder(reply), mk: &marker{}}
 	s.cfg = telegram.Config{Enabled: true, Token: f.Token(), Mode: mode, WebhookPath: "/telegram", WebhookSecret: secret,
 		APIBaseURL: f.URL(), StaffChatID: staffChat}
-	ch, err := telegram.New(s.cfg, s.rec, telegram.Options{Logger: quietLog(), Marker: s.mk, PollTimeout: 2 * time.Second,
+	opt := telegram.Options{Logger: quietLog(), Marker: s.mk, PollTimeout: 2 * time.Second,
 		WebhookURL: "https://linli.example.org/telegram",
 		Commands: map[string][]telegram.Command{
 			"":   {{Name: "menu", Description: "主菜单"}},
@@ -126,7 +126,11 @@ func newSetup(t *testing.T, mode string, reply func(m bot.Message) []bot.Reply) 
 			"en": {{Name: "menu", Description: "Main menu"}, {Name: "report", Description: "Report a problem"}},
 		},
 		StaffCommands: map[string][]telegram.Command{"": {{Name: "open", Description: "未办结工单"}}},
-	})
+	}
+	for _, m := range mods {
+		m(&opt)
+	}
+	ch, err := telegram.New(s.cfg, s.rec, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

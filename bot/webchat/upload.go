@@ -2,6 +2,7 @@ package webchat
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -62,22 +63,25 @@ func (s *Server) photo(w http.ResponseWriter, r *http.Request) {
 	if !s.allow(w, s.sessionMsgs, sess.ext) || !s.allow(w, s.uploads, s.clientAddr(r)) {
 		return
 	}
-	token := randomToken(16)
-	if err := s.saveFile(token, body); err != nil {
-		s.fail(w, err)
-		return
-	}
-	now := s.opt.Now()
-	if err := s.st.AddWebUpload(r.Context(), store.WebUpload{Token: token, ExternalID: sess.ext, MIME: mime, Size: int64(len(body)), CreatedAt: now}); err != nil {
-		os.Remove(filepath.Join(s.opt.UploadDir, token))
-		s.fail(w, fmt.Errorf("webchat: record upload: %w", err))
-		return
-	}
-	m := bot.Message{Image: &bot.Image{Ref: token, URL: s.MediaURL(token)}}
+	var m bot.Message
 	if id != "" {
 		m.DedupeKey = sess.ext + ":" + id
 	}
-	s.turn(w, r, sess, m)
+	// The file is stored by the first copy only: a retried upload is
+	// answered with the first one's replies and leaves no second file.
+	s.turn(w, r, sess, m, func(ctx context.Context, m *bot.Message) error {
+		token := randomToken(16)
+		if err := s.saveFile(token, body); err != nil {
+			return err
+		}
+		now := s.opt.Now()
+		if err := s.st.AddWebUpload(ctx, store.WebUpload{Token: token, ExternalID: sess.ext, MIME: mime, Size: int64(len(body)), CreatedAt: now}); err != nil {
+			os.Remove(filepath.Join(s.opt.UploadDir, token))
+			return fmt.Errorf("webchat: record upload: %w", err)
+		}
+		m.Image = &bot.Image{Ref: token, URL: s.MediaURL(token)}
+		return nil
+	})
 }
 
 // MediaURL is where staff see an uploaded photo: an unguessable address

@@ -103,6 +103,11 @@ type Server struct {
 	stop      chan struct{}
 	stopOnce  sync.Once
 	lastPurge atomic.Int64
+
+	// flights are messages with an id being handled, for their retries;
+	// lastReplayPurge is when expired kept replies were last deleted.
+	flights         flights
+	lastReplayPurge atomic.Int64
 }
 
 //go:embed static
@@ -351,8 +356,10 @@ func toJSON(rs []bot.Reply) []replyJSON {
 	return out
 }
 
-// turn runs one message through the router and answers with its replies.
-func (s *Server) turn(w http.ResponseWriter, r *http.Request, sess *session, m bot.Message) {
+// turn runs one message through the router and answers with its replies;
+// a retry of a message with an id gets the first copy's replies (see
+// handle, which also explains prepare).
+func (s *Server) turn(w http.ResponseWriter, r *http.Request, sess *session, m bot.Message, prepare func(context.Context, *bot.Message) error) {
 	m.Channel, m.UserID = channel, sess.ext
 	if m.LangHint == "" {
 		m.LangHint = r.Header.Get("Accept-Language")
@@ -360,16 +367,18 @@ func (s *Server) turn(w http.ResponseWriter, r *http.Request, sess *session, m b
 			m.LangHint = m.LangHint[:i]
 		}
 	}
-	replies, err := s.h.Handle(r.Context(), m)
-	if err != nil && !errors.Is(err, bot.ErrDuplicate) {
-		s.fail(w, fmt.Errorf("webchat: handle: %w", err))
+	replies, err := s.handle(r.Context(), m, prepare)
+	if err != nil {
+		if r.Context().Err() == nil {
+			s.fail(w, fmt.Errorf("webchat: handle: %w", err))
+		}
 		return
 	}
 	lang := s.afterTurn(r.Context(), w, sess)
 	if lang == "" {
 		lang = bot.LangHintOr(m.LangHint, s.opt.DefaultLang)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"replies": toJSON(replies), "lang": lang, "new": sess.fresh})
+	writeJSON(w, http.StatusOK, map[string]any{"replies": replies, "lang": lang, "new": sess.fresh})
 }
 
 // hello starts a page: a new browser gets a session and the welcome; a known
@@ -383,7 +392,7 @@ func (s *Server) hello(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sess.fresh {
-		s.turn(w, r, sess, bot.Message{Event: bot.EventSubscribe})
+		s.turn(w, r, sess, bot.Message{Event: bot.EventSubscribe}, nil)
 		return
 	}
 	lang := s.residentLang(r.Context(), sess.ext)
@@ -441,7 +450,7 @@ func (s *Server) message(w http.ResponseWriter, r *http.Request) {
 	if in.ID != "" {
 		m.DedupeKey = sess.ext + ":" + in.ID
 	}
-	s.turn(w, r, sess, m)
+	s.turn(w, r, sess, m, nil)
 }
 
 // toMessage checks a posted message: exactly one of text, button or

@@ -167,14 +167,38 @@ func isTokenCode(code int) bool {
 	return code == CodeInvalidCredential || code == CodeInvalidToken || code == CodeTokenExpired
 }
 
-// statusError is a non-200 answer, typically from a proxy or gateway in
-// between. It counts as temporary (the dispatcher's default).
+// statusError is a non-200 answer. WeChat itself answers 200 with an
+// errcode, so this comes from a proxy or gateway in between (a 502 while it
+// restarts, a 503 while it is overloaded): nothing about the row is wrong.
 type statusError struct {
 	op     string
 	status int
 }
 
 func (e *statusError) Error() string { return fmt.Sprintf("wechat: %s: HTTP %d", e.op, e.status) }
+
+// Temporary reports that the same call may succeed later. Every status
+// counts: even a 4xx from a misconfigured proxy is fixed by the operator,
+// not by changing the row, so failing the row would only lose it.
+func (e *statusError) Temporary() bool { return true }
+
+// transportError is a call that got no answer at all: connection refused,
+// DNS, TLS, timeout, reset. The net package's own errors say Temporary()
+// false for most of these (a refused dial is a *net.OpError that is not
+// "temporary"), and notify would then fail the row for good; to the
+// outbox they are all passing.
+type transportError struct {
+	op  string
+	err error
+}
+
+func (e *transportError) Error() string { return fmt.Sprintf("wechat: %s: %v", e.op, e.err) }
+
+// Unwrap returns the transport's error (context.Canceled, a *net.OpError).
+func (e *transportError) Unwrap() error { return e.err }
+
+// Temporary reports that the call is worth another try later.
+func (e *transportError) Temporary() bool { return true }
 
 // maxResponse bounds what is read from the API; its answers are tiny.
 const maxResponse = 1 << 20
@@ -264,14 +288,14 @@ func (c *Client) do(ctx context.Context, op, method, pathAndQuery string, body [
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			err = ue.Err
+			err = ue.Err // the URL holds the token or the secret
 		}
-		return fmt.Errorf("wechat: %s: %w", op, err)
+		return &transportError{op: op, err: err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return fmt.Errorf("wechat: %s: read answer: %w", op, err)
+		return &transportError{op: op + ": read answer", err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
 		return &statusError{op: op, status: resp.StatusCode}

@@ -63,15 +63,55 @@ func NewSender(api *Client, st SenderStore, templates Templates, now func() time
 
 var _ notify.Sender = (*Sender)(nil)
 
-// unreachableError says WeChat cannot carry this row to the resident now.
-type unreachableError struct{ reason string }
+// unreachableError says WeChat cannot carry this row to the resident now;
+// cause, when set, is the API's answer that decided it (IsCode sees it).
+type unreachableError struct {
+	reason string
+	cause  error
+}
 
-func (e *unreachableError) Error() string     { return "wechat: " + e.reason }
+func (e *unreachableError) Error() string {
+	if e.cause == nil {
+		return "wechat: " + e.reason
+	}
+	return "wechat: " + e.reason + ": " + strings.TrimPrefix(e.cause.Error(), "wechat: ")
+}
+
+func (e *unreachableError) Unwrap() error     { return e.cause }
 func (e *unreachableError) Unreachable() bool { return true }
+
+// Temporary is false: another try on WeChat fails the same way; the
+// dispatcher moves on to the next channel instead.
+func (e *unreachableError) Temporary() bool { return false }
+
+// temporary reports an error worth retrying on WeChat itself: busy, an API
+// quota, a token problem, the network or a gateway.
+func temporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}
+
+// unreachable makes err say Unreachable unless it already does.
+func unreachable(reason string, err error) error {
+	var u interface{ Unreachable() bool }
+	if errors.As(err, &u) && u.Unreachable() {
+		return err
+	}
+	return &unreachableError{reason: reason, cause: err}
+}
 
 // Send implements notify.Sender. The provider id is "cs" for a customer-
 // service message and "template:MSGID" for a template message, the id its
 // delivery report (TEMPLATESENDJOBFINISH) names.
+//
+// What an error means to the dispatcher: temporary (busy, quota, token,
+// network, 5xx) → this row again later; the resident unfollowed or the
+// openid is not theirs (43004, 40003) → unreachable, and the identity is
+// marked so; any other refusal of the customer-service message (45015,
+// 45047, or an errcode about the account or the message, such as 48001 for
+// an account without customer-service rights) → the template message; a
+// template that is missing or refused for good → unreachable, so the chain
+// moves on to SMS rather than failing the row.
 func (s *Sender) Send(ctx context.Context, to notify.Recipient, body store.OutboxBody) (string, error) {
 	openID := to.Address
 	if openID == "" {
@@ -84,41 +124,47 @@ func (s *Sender) Send(ctx context.Context, to notify.Recipient, body store.Outbo
 	var csErr error
 	text := renderBody(body)
 	if text != "" {
-		switch ok, why := s.windowOpen(ctx, id); {
-		case !ok:
+		if ok, why := s.windowOpen(ctx, id); !ok {
 			csErr = &unreachableError{reason: why}
-		default:
+		} else {
 			csErr = s.api.SendText(ctx, openID, text)
-			if csErr == nil {
+			switch {
+			case csErr == nil:
 				s.count(ctx, id, 1)
 				return "cs", nil
-			}
-			if IsCode(csErr, CodeOutOfQuota) {
-				s.count(ctx, id, s.Quota) // WeChat's count beats ours
-			}
-			if IsCode(csErr, CodeRequireSubscribe, CodeInvalidOpenID) {
+			case IsCode(csErr, CodeRequireSubscribe, CodeInvalidOpenID):
 				return "", s.gone(ctx, openID, csErr)
-			}
-			if !IsCode(csErr, CodeOutOfWindow, CodeOutOfQuota) {
+			case IsCode(csErr, CodeOutOfQuota):
+				s.count(ctx, id, s.Quota) // WeChat's count beats ours
+			case IsCode(csErr, CodeOutOfWindow):
+			case temporary(csErr):
+				// The same call may work later; a template now would
+				// most likely meet the same outage.
 				return "", csErr
+			default:
+				// Said once per row: the row may still arrive by template,
+				// hiding an account that lacks customer-service rights.
+				s.log.Warn("wechat: customer-service message refused, trying the template", "err", csErr)
 			}
 		}
 	}
 	tmpl := s.templateFor(body)
 	if tmpl == "" {
 		if csErr == nil {
-			csErr = &unreachableError{reason: "nothing to send: no text and no template for " + strconv.Quote(body.Template)}
+			return "", &unreachableError{reason: "nothing to send: no text and no template for " + strconv.Quote(body.Template)}
 		}
-		return "", csErr
+		return "", unreachable("customer-service message refused and no template", csErr)
 	}
 	msgID, err := s.api.SendTemplate(ctx, TemplateMessage{ToUser: openID, TemplateID: tmpl, Data: templateData(body)})
-	if err != nil {
-		if IsCode(err, CodeRequireSubscribe, CodeInvalidOpenID) {
-			return "", s.gone(ctx, openID, err)
-		}
+	switch {
+	case err == nil:
+		return "template:" + strconv.FormatInt(msgID, 10), nil
+	case IsCode(err, CodeRequireSubscribe, CodeInvalidOpenID):
+		return "", s.gone(ctx, openID, err)
+	case temporary(err):
 		return "", err
 	}
-	return "template:" + strconv.FormatInt(msgID, 10), nil
+	return "", unreachable("template message refused", err)
 }
 
 // gone records that the resident unfollowed the account, so nothing more is

@@ -77,7 +77,7 @@ func newApp(ctx context.Context, cfg Config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	if cfg.Telegram.Enabled {
-		a.telegram, err = telegram.New(cfg.Telegram, a.bot, telegram.Options{Logger: log, Marker: st,
+		a.telegram, err = telegram.New(cfg.Telegram, a.bot, telegram.Options{Logger: log, Marker: st, Outbox: a.outbox, Identities: st, Progress: st,
 			WebhookURL:    strings.TrimRight(cfg.Server.PublicURL, "/") + cfg.Telegram.WebhookPath,
 			Commands:      telegramCommands(cfg.Community.Language, flows.ResidentCommands),
 			StaffCommands: telegramCommands(cfg.Community.Language, flows.StaffCommands)})

@@ -94,4 +94,18 @@ func TestTelegramWiring(t *testing.T) {
 	if g := f.Sent(-1001234567890); len(g) != 1 || g[0].Text != "test alert" {
 		t.Fatalf("staff group %+v", g)
 	}
+
+	// An immediate reply that meets a 502 goes into the outbox, and the
+	// dispatcher delivers it.
+	before := len(f.Sent(1001))
+	f.FailNext("sendMessage", 1, http.StatusBadGateway, "", 0)
+	if code := post("abc_DEF-123"); code != http.StatusOK || len(f.Sent(1001)) != before {
+		t.Fatalf("status %d, %d sent after a 502", code, len(f.Sent(1001))-before)
+	}
+	if _, err := a.disp.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sent := f.Sent(1001); len(sent) <= before || !strings.Contains(sent[before].Text, "普惠苑社区") {
+		t.Fatalf("queued reply not delivered: %+v", sent[before:])
+	}
 }
