@@ -37,6 +37,8 @@ func TestTelegramWiring(t *testing.T) {
 	cfg.Telegram.StaffChatID = -1001234567890
 	cfg.Server.PublicURL = "https://linli.example.org"
 	cfg.Server.DevPages = false // never on a public https server
+	// This test is about the wiring; consent has its own tests.
+	cfg.Community.RequireConsent = false
 
 	v := validator{file: "x.yaml"}
 	v.check(&cfg)
