@@ -402,6 +402,7 @@ func (h *Handler) run(reqCtx context.Context, f *flight, m bot.Message) {
 	if err != nil && !errors.Is(err, bot.ErrDuplicate) {
 		h.log.Error("wechat: message not handled", "err", err)
 	}
+	replies = splitLong(replies)
 	f.mu.Lock()
 	f.replies, f.finished = replies, true
 	if errors.Is(err, bot.ErrDuplicate) {

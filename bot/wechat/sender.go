@@ -127,7 +127,7 @@ func (s *Sender) Send(ctx context.Context, to notify.Recipient, body store.Outbo
 		if ok, why := s.windowOpen(ctx, id); !ok {
 			csErr = &unreachableError{reason: why}
 		} else {
-			csErr = s.api.SendText(ctx, openID, text)
+			csErr = s.sendParts(ctx, openID, text)
 			switch {
 			case csErr == nil:
 				s.count(ctx, id, 1)
@@ -253,6 +253,17 @@ func templateData(body store.OutboxBody) map[string]TemplateField {
 		d["remark"] = TemplateField{Value: p["place"]}
 	}
 	return d
+}
+
+// sendParts sends text as one customer-service message, or several when it
+// is longer than WeChat takes; a failure stops at the part that failed.
+func (s *Sender) sendParts(ctx context.Context, openID, text string) error {
+	for _, p := range splitText(text, maxTextBytes) {
+		if err := s.api.SendText(ctx, openID, p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // renderBody is a row as one customer-service text: choices as a numbered
