@@ -110,9 +110,9 @@ func (e *Engine) addDesk() {
 	e.setStaffCommand(&staffCommand{name: "claim", usage: "/claim T1024", run: e.cmdClaim})
 	e.setStaffCommand(&staffCommand{name: "r", usage: "/r T1024 …", run: e.cmdReply})
 	e.setStaffCommand(&staffCommand{name: "resolve", usage: "/resolve T1024 […]", run: e.cmdResolve})
-	// Reopening undoes a resolution the resident may already have rated, so
-	// it is an admin's decision (config.example.yaml says so too).
-	e.setStaffCommand(&staffCommand{name: "reopen", admin: true, usage: "/reopen T1024 […]", run: e.cmdReopen})
+	// CONTRACT.md lets staff reopen. It undoes a resolution the resident may
+	// already have rated, so, like every staff command, it is audited (runStaff).
+	e.setStaffCommand(&staffCommand{name: "reopen", usage: "/reopen T1024 […]", run: e.cmdReopen})
 	e.setStaffCommand(&staffCommand{name: "stats", usage: "/stats", run: e.cmdStats})
 	e.addRate()
 }
