@@ -99,6 +99,14 @@ func (e *Engine) categoryName(c *Ctx, key string) string {
 	return key
 }
 
+// residentNotes are the kinds of ticket event whose note the resident may
+// read: what staff sent them (a reply, the resolution note) and what they
+// wrote themselves. Every other note (a reopen reason, anything later kinds
+// add) is staff-internal and stays on the desk's /t.
+var residentNotes = map[string]bool{
+	store.EventReplied: true, store.EventResolved: true, store.EventRated: true, store.EventNote: true,
+}
+
 // showTicket shows one of the resident's own tickets with its history.
 // Anyone else's ticket does not exist as far as this resident can tell.
 func (e *Engine) showTicket(c *Ctx, number string) []bot.Reply {
@@ -130,7 +138,7 @@ func (e *Engine) showTicket(c *Ctx, number string) []bot.Reply {
 	ls = append(ls, c.T("ticket.history"))
 	for _, ev := range evs {
 		l := ev.CreatedAt.In(e.loc).Format("01-02 15:04") + " " + c.T("ev."+ev.Kind)
-		if ev.Note != "" {
+		if ev.Note != "" && residentNotes[ev.Kind] {
 			l += "：" + ev.Note
 			if c.Lang == "en" {
 				l = ev.CreatedAt.In(e.loc).Format("01-02 15:04") + " " + c.T("ev."+ev.Kind) + ": " + ev.Note
