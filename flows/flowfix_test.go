@@ -1,7 +1,11 @@
 package flows
 
 import (
+	"context"
+	"strings"
 	"testing"
+
+	"linli/bot"
 )
 
 // The resident's view of a reopened ticket says that it is handled again,
@@ -19,3 +23,27 @@ func TestReopenReasonHiddenFromResident(t *testing.T) {
 	expect(t, h.staff("900", "/t "+num), "没修好，师傅偷懒")
 }
 
+// A resident cancelling a ticket is told to the desk under the ticket's
+// alert, so nobody acts on the alert any more.
+func TestResidentCancelTellsTheDesk(t *testing.T) {
+	h := deskHarness(t)
+	num := h.report("carl")
+	h.markSent(h.outbox(kindAlert)[0], "610")
+	h.say("carl", "取消")
+	expect(t, h.say("carl", "确定"), num+" 已取消")
+	alerts := h.outbox(kindAlert)
+	last := alerts[len(alerts)-2]
+	if last.TargetAddress != deskGroup || last.Body.ThreadRef != "610" || last.Ref != num || !strings.Contains(last.Body.Text, num) || !strings.Contains(last.Body.Text, "居民已取消") {
+		t.Fatalf("desk not told of the cancellation: %+v", last)
+	}
+	var wechat bool
+	for _, a := range alerts {
+		if a.TargetChannel == bot.ChannelWeChat && a.TargetAddress == "o-zhou" && strings.Contains(a.Body.Text, "居民已取消") {
+			wechat = true
+		}
+	}
+	if !wechat {
+		t.Fatal("the WeChat staff alerted of the ticket were not told")
+	}
+	_ = context.Background
+}

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -179,7 +180,7 @@ func (e *Engine) cancellableTickets(c *Ctx) ([]cancellable, error) {
 			key:   "ticket:" + number,
 			label: c.T("cancel.ticket_label", number, clip(t.Description, 20)),
 			cancel: func(c *Ctx) (string, error) {
-				_, err := e.st.ChangeTicket(c, store.TicketChange{
+				t, err := e.st.ChangeTicket(c, store.TicketChange{
 					Number: number, From: []string{store.TicketOpen}, To: store.TicketCancelled,
 					ResidentID: c.Turn.Resident.ID,
 					Event:      store.TicketEvent{Kind: store.EventCancelled, Actor: "resident", CreatedAt: e.now()},
@@ -190,11 +191,29 @@ func (e *Engine) cancellableTickets(c *Ctx) ([]cancellable, error) {
 				if err != nil {
 					return "", err
 				}
+				// The alert is still in the staff group: say, under it, that
+				// there is nothing more to do.
+				e.tellCancelled(c, t)
 				return c.T("cancel.ticket_done", number), nil
 			},
 		})
 	}
 	return out, nil
+}
+
+// tellCancelled tells everyone the new ticket's alert reached that the
+// resident withdrew it: the desk chats under the alert, and the WeChat staff
+// alerted one by one (nobody is assigned to an unclaimed ticket yet).
+func (e *Engine) tellCancelled(ctx context.Context, t store.Ticket) {
+	lang := e.cfg.Community.Language
+	text := T(lang, "desk.resident_cancelled", t.Number)
+	e.tellDesk(ctx, t, text, "", "", false)
+	var rows []store.OutboxRow
+	for _, s := range e.alertedStaff(e.categoryOf(t.Category)) {
+		rows = append(rows, store.OutboxRow{Kind: kindAlert, TargetChannel: bot.ChannelWeChat, TargetAddress: s.WeChatOpenID,
+			Ref: t.Number, Body: store.OutboxBody{Text: text, Lang: lang}})
+	}
+	e.enqueue(ctx, rows...)
 }
 
 func (e *Engine) allCancellables(c *Ctx) ([]cancellable, error) {
