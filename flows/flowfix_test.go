@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"linli/bot"
 )
@@ -46,4 +47,41 @@ func TestResidentCancelTellsTheDesk(t *testing.T) {
 		t.Fatal("the WeChat staff alerted of the ticket were not told")
 	}
 	_ = context.Background
+}
+
+// /checkin accepts a code from 2 hours before the event until the end of
+// its day in community time; at any other time only with "force".
+func TestCheckInOnlyOnTheEventsDay(t *testing.T) {
+	h := newPlacesHarness(t)
+	ev := h.training(10, 1) // Saturday 28 November 14:00–16:00
+	other := h.event("文艺晚会", "show", 10, 0, shanghai(2026, 11, 28, 19, 0), shanghai(2026, 11, 28, 18, 0))
+	h.say("una", "活动")
+	h.say("una", "2")
+	h.say("una", "报名")
+	expect(t, h.say("una", "确认"), "报名成功")
+	g2 := h.registration("una", other)
+	h.say("tom", "活动")
+	h.say("tom", "1")
+	h.say("tom", "报名")
+	h.say("tom", "1")
+	expect(t, h.say("tom", "确认"), "报名成功")
+	g := h.registration("tom", ev)
+
+	// Wednesday: refused, and nothing is counted.
+	expect(t, h.staffSays("/checkin "+g.Code), "不在签到时间", "11月28日 周六 14:00", "/checkin "+g.Code+" force")
+	if u, _ := h.st.EventUse(context.Background(), ev.ID); u.CheckedIn != 0 {
+		t.Fatal("a refused check-in was counted")
+	}
+	// Saturday 11:59 is too early; 12:00 (2 hours before) is fine.
+	h.clock.Advance(shanghai(2026, 11, 28, 11, 59).Sub(h.clock.Now()))
+	expect(t, h.staffSays("/checkin "+g.Code), "不在签到时间")
+	h.clock.Advance(time.Minute)
+	expect(t, h.staffSays("/checkin "+g.Code+" 0"), "✓ 已签到："+g.Code)
+
+	// The next day is too late, unless staff insist.
+	h.clock.Advance(shanghai(2026, 11, 28, 23, 59).Sub(h.clock.Now()))
+	h.clock.Advance(time.Minute) // Sunday 00:00
+	expect(t, h.staffSays("/checkin "+g2.Code), "不在签到时间")
+	expect(t, h.staffSays("/checkin "+g2.Code+" force"), "✓ 已签到："+g2.Code)
+	expect(t, h.staffSays("/checkin"), "force")
 }
