@@ -247,7 +247,7 @@ func (e *Engine) askDay(c *Ctx) []bot.Reply {
 	if allFull {
 		q = c.T("book.all_full", name)
 	}
-	return []bot.Reply{ask(lines(svc.Description, q), opts)}
+	return []bot.Reply{ask(lines(pick(c.Lang, svc.Description, svc.DescriptionEN), q), opts)}
 }
 
 func (e *Engine) handleDay(c *Ctx) result {

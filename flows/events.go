@@ -225,8 +225,8 @@ func (e *Engine) askEventDetail(c *Ctx) []bot.Reply {
 	}
 	ev := v.ev
 	ls := []string{c.T("events.detail", e.eventTitle(c.Lang, ev), e.fmtSpan(c.Lang, ev.StartsAt, ev.EndsAt), ev.Place, ev.Capacity, v.free())}
-	if ev.Description != "" {
-		ls = append(ls, ev.Description)
+	if desc := e.eventDescription(c.Lang, ev); desc != "" {
+		ls = append(ls, desc)
 	}
 	if ev.Deadline.Before(ev.StartsAt) {
 		ls = append(ls, c.T("events.detail_deadline", e.fmtWhen(c.Lang, ev.Deadline)))
@@ -490,6 +490,20 @@ func (e *Engine) cancelRegistration(c *Ctx, code string) (string, error) {
 	e.withdrawReminders(c, c.Turn.Resident.ID, code)
 	e.announceOffers(c, nil, offered)
 	return c.T("events.cancelled", code), nil
+}
+
+// eventDescription is an event's description in lang. The English one
+// lives only in the config (events staff create have one language), so it
+// is looked up there by the event's key.
+func (e *Engine) eventDescription(lang string, ev store.Event) string {
+	if lang == "en" && ev.Key != "" {
+		for _, s := range e.cfg.Events {
+			if s.Key == ev.Key && s.DescriptionEN != "" {
+				return s.DescriptionEN
+			}
+		}
+	}
+	return ev.Description
 }
 
 // syncConfigEvents loads the `events` of the config into the table, by key,

@@ -85,3 +85,30 @@ func TestCheckInOnlyOnTheEventsDay(t *testing.T) {
 	expect(t, h.staffSays("/checkin "+g2.Code+" force"), "✓ 已签到："+g2.Code)
 	expect(t, h.staffSays("/checkin"), "force")
 }
+
+// Services and events of the config describe themselves in English to
+// English residents (description_en), in Chinese to the rest.
+func TestDescriptionsInEnglish(t *testing.T) {
+	h := newPlacesHarness(t)
+	h.cfg.Services[0].Description = "免费测量血压，请带上既往记录。"
+	h.cfg.Services[0].DescriptionEN = "Free blood-pressure check; bring your earlier readings."
+	h.cfg.Events = []EventSpec{{Key: "show", Title: "月末文艺晚会", TitleEN: "Month-end show", Kind: "show",
+		Start: "2026-12-26 19:00", Place: "文化广场", Capacity: 200, Description: "居民自编自演。", DescriptionEN: "Residents on stage."}}
+	h.restart()
+	h.say("eve", "English")
+	h.say("eve", "book")
+	rs := h.say("eve", "1")
+	expect(t, rs, "Free blood-pressure check; bring your earlier readings.")
+	expectNot(t, rs, "免费测量血压")
+	h.say("eve", "cancel")
+	h.say("eve", "events")
+	rs = h.say("eve", "1")
+	expect(t, rs, "Month-end show", "Residents on stage.")
+	expectNot(t, rs, "居民自编自演")
+
+	h.say("zhou", "预约")
+	expect(t, h.say("zhou", "1"), "免费测量血压，请带上既往记录。")
+	h.say("zhou", "取消")
+	h.say("zhou", "活动")
+	expect(t, h.say("zhou", "1"), "居民自编自演。")
+}

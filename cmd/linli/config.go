@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"linli/bot/telegram"
 	"linli/bot/wechat"
@@ -391,6 +392,7 @@ func (v *validator) checkPeople(c *Config) {
 		if s.Capacity < 1 {
 			v.add(k+".capacity", "must be at least 1")
 		}
+		checkDescriptions(v, k, s.Description, s.DescriptionEN)
 		if s.DaysAhead < 1 {
 			v.add(k+".days_ahead", "must be at least 1")
 		}
@@ -458,6 +460,7 @@ func (v *validator) checkPeople(c *Config) {
 		if e.Companions < 0 || e.Companions > 2 {
 			v.add(k+".companions", "must be 0, 1 or 2")
 		}
+		checkDescriptions(v, k, e.Description, e.DescriptionEN)
 	}
 	for i, t := range c.Targets {
 		k := fmt.Sprintf("targets[%d]", i)
@@ -490,6 +493,19 @@ func (c Config) uploadDir() string {
 		return c.Server.UploadDir
 	}
 	return filepath.Join(filepath.Dir(c.Store.Path), "uploads")
+}
+
+// maxDescription bounds a service's or event's description (either
+// language), as /event new does: it is shown in a chat message.
+const maxDescription = 500
+
+func checkDescriptions(v *validator, k, zh, en string) {
+	if n := utf8.RuneCountInString(zh); n > maxDescription {
+		v.add(k+".description", "must be at most %d characters, got %d", maxDescription, n)
+	}
+	if n := utf8.RuneCountInString(en); n > maxDescription {
+		v.add(k+".description_en", "must be at most %d characters, got %d", maxDescription, n)
+	}
 }
 
 // flowsConfig is the part of the config the conversations read.
