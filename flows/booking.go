@@ -137,9 +137,9 @@ func (e *Engine) slotViews(c *Ctx, svc Service) ([]slotView, error) {
 // addBooking registers the booking flow: service → day → slot (→ full:
 // nearest free slots or the waiting list) → confirm → a booking code.
 func (e *Engine) addBooking() {
-	e.addIntent(intent{key: "book", label: "menu.book", words: wordsBook, start: func(c *Ctx) []bot.Reply {
+	e.addIntent(intent{key: "book", label: "menu.book", words: wordsBook, flow: "book", start: func(c *Ctx) []bot.Reply {
 		if len(e.cfg.Services) == 0 {
-			return append([]bot.Reply{{Text: c.T("book.none")}}, e.menu(c)...)
+			return append([]bot.Reply{{Text: c.T("book.none")}}, e.menuOrStep(c)...)
 		}
 		return e.begin(c, "book", nil)
 	}})

@@ -57,14 +57,14 @@ var eventTexts = catalog{
 // addEvents registers the residents' side of events: list → detail →
 // companions → confirm → a check-in code, or the waiting list.
 func (e *Engine) addEvents() {
-	e.addIntent(intent{key: "events", label: "menu.events", words: wordsEvents, start: func(c *Ctx) []bot.Reply {
+	e.addIntent(intent{key: "events", label: "menu.events", words: wordsEvents, flow: "events", start: func(c *Ctx) []bot.Reply {
 		evs, err := e.st.UpcomingEvents(c, e.now())
 		if err != nil {
 			e.log.Error("events", "err", err)
 			return Unavailable(c.Lang)
 		}
 		if len(evs) == 0 {
-			return append([]bot.Reply{{Text: c.T("events.none")}}, e.menu(c)...)
+			return append([]bot.Reply{{Text: c.T("events.none")}}, e.menuOrStep(c)...)
 		}
 		return e.begin(c, "events", nil)
 	}})

@@ -118,7 +118,7 @@ func (e *Engine) addEventStaff() {
 		steps["f_"+f.key] = e.staffStep(&step{ask: e.askEventField(f), handle: e.handleEventField(f, nextStep)})
 	}
 	steps["confirm"] = e.staffStep(&step{ask: e.askNewEventConfirm, handle: e.handleNewEventConfirm})
-	e.addFlow(&flow{name: "eventnew", title: "flow.eventnew", start: "f_" + eventFields[0].key, steps: steps})
+	e.addFlow(&flow{name: "eventnew", title: "flow.eventnew", start: "f_" + eventFields[0].key, staff: true, steps: steps})
 }
 
 // staffStep refuses a step to anyone not on the staff: the flow is started

@@ -60,21 +60,30 @@ func (e *Engine) addStatus() {
 }
 
 func (e *Engine) showStatus(c *Ctx) []bot.Reply {
+	rs, empty := e.statusReplies(c)
+	if empty {
+		return append(rs, e.menu(c)...)
+	}
+	return rs
+}
+
+// statusReplies lists the resident's open items; empty says there were none.
+func (e *Engine) statusReplies(c *Ctx) (replies []bot.Reply, empty bool) {
 	var body []string
 	var choices []bot.Choice
 	for _, section := range e.statusSections {
 		ls, cs, err := section(c)
 		if err != nil {
 			e.log.Error("status section", "err", err)
-			return Unavailable(c.Lang)
+			return Unavailable(c.Lang), false
 		}
 		body = append(body, ls...)
 		choices = append(choices, cs...)
 	}
 	if len(body) == 0 {
-		return append([]bot.Reply{{Text: c.T("status.none")}}, e.menu(c)...)
+		return []bot.Reply{{Text: c.T("status.none")}}, true
 	}
-	return []bot.Reply{{Text: c.T("status.title") + "\n" + strings.Join(body, "\n"), Choices: choices}}
+	return []bot.Reply{{Text: c.T("status.title") + "\n" + strings.Join(body, "\n"), Choices: choices}}, false
 }
 
 func (e *Engine) ticketSection(c *Ctx) ([]string, []bot.Choice, error) {
