@@ -487,22 +487,27 @@ func (e *Engine) cmdResolve(c *Ctx, who StaffMember, args string) []bot.Reply {
 		return []bot.Reply{{Text: c.T("desk.resolved_plain", num)}}
 	}
 	// The resident is told and asked to rate at once, while it is fresh.
-	ask, _, err := e.StartFlowFor(c, t.ResidentID, "rate", map[string]string{"ticket": num})
+	ask, started, err := e.StartFlowFor(c, t.ResidentID, "rate", map[string]string{"ticket": num})
 	if err != nil {
 		e.log.Error("desk: start rating", "ticket", num, "err", err)
 	}
 	var choices []bot.Choice
-	question := ""
-	if len(ask) > 0 {
-		question, choices = ask[0].Text, ask[0].Choices
+	question := func(string) string { return "" }
+	switch {
+	case started && len(ask) > 0:
+		question, choices = func(string) string { return ask[0].Text }, ask[0].Choices
+	case err == nil:
+		// Busy elsewhere: "5" would answer their own step, so the
+		// question asks for "评分 5" (rateAction) and has no numbered choices.
+		question = func(l string) string { return askRateTyped(l, num).Text }
 	}
 	err = e.notifyResident(c, t, kindTicketUpdate, "desk.tpl_resolved", func(l string) string {
 		s := T(l, "desk.to_resolved", num)
 		if note != "" {
 			s += "\n" + T(l, "desk.to_resolved_note", note)
 		}
-		if question != "" {
-			s += "\n\n" + question
+		if q := question(l); q != "" {
+			s += "\n\n" + q
 		}
 		return s
 	}, choices)
