@@ -142,13 +142,7 @@ func (e *Engine) deskFirst(c *Ctx) ([]bot.Reply, bool) {
 	e.rateEscape(c)
 	if c.Turn.ReplyTo != "" && c.In.Raw != "" && c.In.Payload == "" {
 		if _, _, isCmd := parseCommand(c.In.Raw); !isCmd {
-			num, err := e.st.TicketOfMessage(c, c.Turn.Channel, chatOf(c.Turn), c.Turn.ReplyTo)
-			switch {
-			case err == nil:
-				return e.runStaff(c, "r", num+" "+c.In.Raw), true
-			case !errors.Is(err, store.ErrNotFound):
-				e.log.Error("desk: reply lookup", "err", err)
-			}
+			return e.replyToAlert(c)
 		}
 	}
 	return nil, false

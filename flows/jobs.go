@@ -338,7 +338,7 @@ func (j *Jobs) SMSReply(ctx context.Context, phone, text string, at time.Time) e
 		}
 	}
 	key := "sms-reply:" + phone + ":" + strconv.FormatInt(at.Unix(), 10)
-	return e.alertStaff(ctx, "sms", key, T(e.staffLang(), "sms.reply_alert", MaskPhone(phone), clip(text, 300)))
+	return e.alertSMSReply(ctx, phone, ids, key, T(e.staffLang(), "sms.reply_alert", MaskPhone(phone), clip(text, 300)))
 }
 
 // rate records an SMS score on the ticket a survey asked about. A ticket

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"linli/bot"
 	"linli/store"
 )
 
@@ -103,5 +104,57 @@ func TestOfferDeclinedAndBareAcceptBySMS(t *testing.T) {
 	jobs.SMSReply(ctx, "13800000002", "接受", h.clock.Now().Add(2e9))
 	if bs := h.bookingOf("d"); bs[0].Status != store.PlaceConfirmed {
 		t.Fatalf("bare 接受 by SMS: %+v", bs)
+	}
+}
+
+// Staff answer a resident's SMS by replying to its alert in the group: the
+// answer goes to that phone by SMS. A reply to an alert that is about no
+// ticket and no resident (the digest) is told it reaches nobody.
+func TestStaffAnswerAnSMSByReplyingToItsAlert(t *testing.T) {
+	h := deskHarness(t)
+	ctx := context.Background()
+	jobs := h.eng.Jobs(JobsConfig{})
+	const phone = "13912345678"
+	h.say("mia", "菜单")
+	h.st.SetResidentPhone(ctx, h.residentID("mia"), phone)
+	if err := jobs.SMSReply(ctx, phone, "楼下路灯不亮了", h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	alerts := h.outbox(kindAlert)
+	if len(alerts) != 1 || alerts[0].TargetChannel != StaffChannel || !strings.Contains(alerts[0].Body.Text, "139****5678") {
+		t.Fatalf("SMS alert %+v", alerts)
+	}
+	h.markSent(alerts[0], "880")
+	reply := func(user, to, text string) []bot.Reply {
+		return h.send(bot.Message{Channel: bot.ChannelTelegram, UserID: user, ChatID: deskGroup, Group: true, ReplyTo: to, Text: text})
+	}
+	expect(t, reply("555", "880", "我来答"), "您不是本社区工作人员")
+	if rs := h.smsRows(kindReply, phone); len(rs) != 0 {
+		t.Fatalf("a stranger's answer was sent: %+v", rs)
+	}
+	rs := reply("901", "880", "已通知物业，今晚修好")
+	expect(t, rs, "✓ 已通过短信答复居民（139****5678）")
+	sms := h.smsRows(kindReply, phone)
+	if len(sms) != 1 || sms[0].ResidentID != h.residentID("mia") || sms[0].Body.Template != "notice" ||
+		!strings.Contains(sms[0].Body.Params["content"], "已通知物业，今晚修好") {
+		t.Fatalf("SMS answer %+v", sms)
+	}
+	audit, _ := h.st.AuditLog(ctx, 5)
+	if len(audit) == 0 || audit[0].Actor != "小李" || audit[0].Action != "sms_reply" || !audit[0].Allowed || strings.Contains(audit[0].Target+audit[0].Detail, phone) {
+		t.Fatalf("audit %+v", audit)
+	}
+
+	// The digest is about no one: a reply there is explained, not sent.
+	if err := jobs.Digest(ctx, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	alerts = h.outbox(kindAlert)
+	h.markSent(alerts[len(alerts)-1], "881")
+	expect(t, reply("901", "881", "收到"), "不会发给任何人", "/r")
+	if n := len(h.smsRows(kindReply, phone)); n != 1 {
+		t.Fatalf("%d SMS answers", n)
+	}
+	if rs := h.outbox(kindReply); len(rs) != 1 {
+		t.Fatalf("replies %+v", rs)
 	}
 }
