@@ -515,9 +515,16 @@ func (e *Engine) syncConfigEvents(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		_, offered, err := e.st.UpsertEvent(ctx, ev, e.now(), offerHold)
+		old, err := e.st.EventByKey(ctx, spec.Key)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		updated, offered, err := e.st.UpsertEvent(ctx, ev, e.now(), offerHold)
 		if err != nil {
 			return err
+		}
+		if old.ID != 0 {
+			e.eventChanged(ctx, old, updated)
 		}
 		e.announceOffers(ctx, nil, offered)
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -133,6 +135,15 @@ type placeInfo struct {
 	end   time.Time
 }
 
+// version tells apart what a resident is told about a place: an event
+// moved or renamed gets reminders of its own, not ones deduplicated
+// against the withdrawn reminders of its old time.
+func (p placeInfo) version() string {
+	h := fnv.New32a()
+	h.Write([]byte(strconv.FormatInt(p.start.Unix(), 10) + "\x00" + p.place + "\x00" + p.name))
+	return strconv.FormatUint(uint64(h.Sum32()), 36)
+}
+
 // reminderRows are the reminders of a confirmed place: 18:00 community time
 // the day before, and 2 hours before the start; ones already past are left out.
 func (e *Engine) reminderRows(residentID int64, lang string, p placeInfo) []store.OutboxRow {
@@ -149,7 +160,7 @@ func (e *Engine) reminderRows(residentID int64, lang string, p placeInfo) []stor
 		}
 		when := e.fmtWhen(lang, start)
 		rows = append(rows, store.OutboxRow{
-			Kind: kindReminder, ResidentID: residentID, Ref: p.code, DedupeKey: "reminder:" + p.code + ":" + r.suffix, DueAt: r.due,
+			Kind: kindReminder, ResidentID: residentID, Ref: p.code, DedupeKey: "reminder:" + p.code + ":" + r.suffix + ":" + p.version(), DueAt: r.due,
 			Body: store.OutboxBody{
 				Text: T(lang, "place.reminder", p.name, when, p.place, p.code), Lang: lang, Template: "reminder",
 				Params: map[string]string{"name": p.name, "time": when, "place": p.place},
