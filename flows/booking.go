@@ -586,7 +586,7 @@ func (e *Engine) cancelBooking(c *Ctx, code string) (string, error) {
 	}
 	_, offered, err := e.st.ReleaseBooking(c, store.PlaceRelease{Code: code, ResidentID: c.Turn.Resident.ID,
 		From: []string{store.PlaceConfirmed, store.PlaceWaiting, store.PlaceOffered}, To: store.PlaceCancelled,
-		Capacity: svc.Capacity, OfferFor: offerHold, At: now})
+		Capacity: svc.Capacity, OfferFor: e.offerUntil, At: now})
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 		return c.T("cancel.gone"), nil
 	}

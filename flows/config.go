@@ -18,6 +18,9 @@ type Config struct {
 	// DeskChats are the group chats that receive the desk's alerts (the
 	// Telegram staff group); WeChat staff are alerted one by one from Staff.
 	DeskChats []DeskChat
+	// QuietHours is sms.quiet_hours ("21:00-08:00", community time; empty:
+	// none). A freed place offered during them is held from their end.
+	QuietHours string
 }
 
 // Community is the `community` section.

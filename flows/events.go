@@ -480,7 +480,7 @@ func (e *Engine) cancelRegistration(c *Ctx, code string) (string, error) {
 	}
 	_, offered, err := e.st.ReleaseRegistration(c, store.PlaceRelease{Code: code, ResidentID: c.Turn.Resident.ID,
 		From: []string{store.PlaceConfirmed, store.PlaceWaiting, store.PlaceOffered}, To: store.PlaceCancelled,
-		OfferFor: offerHold, At: now})
+		OfferFor: e.offerUntil, At: now})
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 		return c.T("cancel.gone"), nil
 	}
@@ -519,7 +519,7 @@ func (e *Engine) syncConfigEvents(ctx context.Context) error {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		updated, offered, err := e.st.UpsertEvent(ctx, ev, e.now(), offerHold)
+		updated, offered, err := e.st.UpsertEvent(ctx, ev, e.now(), e.offerUntil)
 		if err != nil {
 			return err
 		}

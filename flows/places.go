@@ -28,6 +28,9 @@ func (e *Engine) addPlaces() error {
 	e.addEvents()
 	e.addEventStaff()
 	e.actions = append(e.actions, e.placeAction)
+	if _, _, err := parseQuietHours(e.cfg.QuietHours); err != nil {
+		return err
+	}
 	if err := e.syncConfigEvents(context.Background()); err != nil {
 		return fmt.Errorf("flows: config events: %w", err)
 	}
@@ -232,7 +235,7 @@ func (e *Engine) announceOffers(ctx context.Context, bookings []store.Booking, r
 // now, tells those residents, and offers the places to the next on each
 // waiting list. A scheduler calls it every minute.
 func (e *Engine) ExpireOffers(ctx context.Context, now time.Time) error {
-	lapsedB, offeredB, err := e.st.LapseBookingOffers(ctx, now, offerHold, func(key string) int {
+	lapsedB, offeredB, err := e.st.LapseBookingOffers(ctx, now, e.offerUntil, func(key string) int {
 		if s, ok := e.cfg.service(key); ok {
 			return s.Capacity
 		}
@@ -241,7 +244,7 @@ func (e *Engine) ExpireOffers(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	lapsedR, offeredR, err := e.st.LapseRegistrationOffers(ctx, now, offerHold)
+	lapsedR, offeredR, err := e.st.LapseRegistrationOffers(ctx, now, e.offerUntil)
 	if err != nil {
 		return err
 	}
@@ -388,7 +391,7 @@ func (e *Engine) acceptOutcome(c *Ctx, code string, err error, status string, in
 
 func (e *Engine) declineOffer(c *Ctx, code string) []bot.Reply {
 	rel := store.PlaceRelease{Code: code, ResidentID: c.Turn.Resident.ID, From: []string{store.PlaceOffered},
-		To: store.PlaceDeclined, OfferFor: offerHold, At: e.now()}
+		To: store.PlaceDeclined, OfferFor: e.offerUntil, At: e.now()}
 	var err error
 	if bookingCodeRe.MatchString(code) {
 		var b store.Booking

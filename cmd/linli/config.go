@@ -511,7 +511,8 @@ func checkDescriptions(v *validator, k, zh, en string) {
 // flowsConfig is the part of the config the conversations read.
 func (c Config) flowsConfig() flows.Config {
 	fc := flows.Config{Community: c.Community, Staff: c.Staff, Categories: c.Categories,
-		Services: c.Services, Events: c.Events, Targets: c.Targets, PublicURL: c.Server.PublicURL}
+		Services: c.Services, Events: c.Events, Targets: c.Targets, PublicURL: c.Server.PublicURL,
+		QuietHours: c.SMS.QuietHours}
 	if c.Telegram.Enabled && c.Telegram.StaffChatID != 0 {
 		fc.DeskChats = append(fc.DeskChats, flows.DeskChat{Channel: "telegram", Address: strconv.FormatInt(c.Telegram.StaffChatID, 10)})
 	}

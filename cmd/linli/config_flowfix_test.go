@@ -30,3 +30,15 @@ func TestServiceDescriptionsInBothLanguages(t *testing.T) {
 		t.Fatalf("no services[0].description_en problem: %v", problems)
 	}
 }
+
+// Quiet hours reach the conversations, which start an offer's clock at
+// their end.
+func TestFlowsConfigCarriesQuietHours(t *testing.T) {
+	cfg, problems := loadConfig("../../config.example.yaml", noEnv)
+	if len(problems) > 0 {
+		t.Fatalf("problems: %v", problems)
+	}
+	if got := cfg.flowsConfig().QuietHours; got == "" || got != cfg.SMS.QuietHours {
+		t.Fatalf("flows quiet hours %q, sms %q", got, cfg.SMS.QuietHours)
+	}
+}
