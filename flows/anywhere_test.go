@@ -65,6 +65,17 @@ func TestWordsThatWorkEverywhereInsideAFlow(t *testing.T) {
 			}
 		})
 	}
+	t.Run("nothing to start", func(t *testing.T) {
+		h := newHarness(t) // no services, no events
+		h.toStep("eva", 1)
+		rs := h.say("eva", "活动")
+		expect(t, rs, "近期没有可报名的活动", descQ)
+		expectNot(t, rs, "已暂停", "邻里服务。请选择")
+		expect(t, h.say("eva", "预约"), descQ)
+		if st := h.conv("eva"); st.Flow != "report" || st.Step != "description" || st.Paused {
+			t.Fatalf("state %+v", st)
+		}
+	})
 	t.Run("own start word", func(t *testing.T) {
 		h := newHarness(t)
 		h.toStep("eli", 1)
@@ -143,4 +154,73 @@ func TestShelvedFlowSurvivesASwitch(t *testing.T) {
 	rs := h.say("hu", "确定")
 	expect(t, rs, "已取消", "您有一项未完成的“报事报修”")
 	expect(t, h.say("hu", "继续"), "请描述一下问题")
+}
+
+// TestWordsThatWorkEverywhereAtEveryStep sends 我的, TD and the start word
+// of another flow at every step of the report, booking and events flows
+// (the companion of the global-word tests).
+func TestWordsThatWorkEverywhereAtEveryStep(t *testing.T) {
+	var report []flowStep
+	for _, s := range reportSteps {
+		report = append(report, flowStep{s.name, s.reach, s.prompt})
+	}
+	flows := []struct {
+		title string
+		steps []flowStep
+		setup func(t *testing.T) *harness
+	}{
+		{"报事报修", report, func(t *testing.T) *harness { return newHarness(t) }},
+		{"预约服务", []flowStep{
+			{"service", "预约", "请选择要预约的服务"},
+			{"day", "1", "哪天方便"},
+			{"slot", "1", "有这些时段"},
+			{"full", "1", "这个时段已约满"},
+			{"confirm", "1", "请确认您的预约"},
+		}, func(t *testing.T) *harness {
+			h := newPlacesHarness(t)
+			h.book("x", "1", "1")
+			h.book("y", "1", "1")
+			return h
+		}},
+		{"活动报名", []flowStep{
+			{"list", "活动", "近期活动"},
+			{"detail", "1", "报名截止"},
+			{"companions", "1", "您带几位同行"},
+			{"confirm", "1", "请确认报名"},
+		}, func(t *testing.T) *harness {
+			h := newPlacesHarness(t)
+			h.training(20, 2)
+			return h
+		}},
+	}
+	for _, f := range flows {
+		for i, s := range f.steps {
+			for _, w := range []string{"我的", "TD", "绑定手机"} {
+				t.Run(fmt.Sprintf("%s/%s/%s", f.title, s.name, w), func(t *testing.T) {
+					h := f.setup(t)
+					user := "ew"
+					for _, st := range f.steps[:i+1] {
+						h.say(user, st.reach)
+					}
+					if got := h.conv(user).Step; got != s.name {
+						t.Fatalf("at step %q, want %q", got, s.name)
+					}
+					rs := h.say(user, w)
+					switch w {
+					case "我的":
+						expect(t, rs, "事项", s.prompt)
+					case "TD":
+						expect(t, rs, "已为您退订", s.prompt)
+					default:
+						expect(t, rs, "已暂停“"+f.title+"”", "请输入您要绑定的手机号码")
+						h.say(user, "取消")
+						expect(t, h.say(user, "继续"), s.prompt)
+					}
+					if st := h.conv(user); st.Step != s.name || st.Paused {
+						t.Fatalf("after %q: %+v", w, st)
+					}
+				})
+			}
+		}
+	}
 }
