@@ -22,6 +22,8 @@ var deskReplyTexts = catalog{
 	"desk.sms_reply_gone":  {"这条短信的居民号码已无法联系（信息已删除）。", "The resident who sent this SMS can no longer be reached (their data was erased)."},
 	"desk.sms_reply_text":  {"%s：%s", "%s: %s"},
 	"desk.sms_reply_staff": {"社区回复", "Community office"},
+	// Here rather than in desk.go's catalog, whose alignment it would upset.
+	"desk.resident_cancelled": {"🚫 %s 居民已取消，无需处理。", "🚫 %s was cancelled by the resident; nothing to do."},
 }
 
 // Params of a resident's SMS alert that let staff answer it.
