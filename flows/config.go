@@ -56,18 +56,19 @@ type Category struct {
 
 // Service is one bookable service.
 type Service struct {
-	Key         string `yaml:"key"`
-	Name        string `yaml:"name"`
-	NameEN      string `yaml:"name_en"`
-	Place       string `yaml:"place"`
-	PlaceEN     string `yaml:"place_en"`
-	Description string `yaml:"description"`
+	Key          string        `yaml:"key"`
+	Name         string        `yaml:"name"`
+	NameEN       string        `yaml:"name_en"`
+	Place        string        `yaml:"place"`
+	PlaceEN      string        `yaml:"place_en"`
+	Description  string        `yaml:"description"`
+	Slots        []SlotRule    `yaml:"slots"`
+	Capacity     int           `yaml:"capacity"`      // places per slot
+	DaysAhead    int           `yaml:"days_ahead"`    // how far ahead residents may book
+	CancelCutoff time.Duration `yaml:"cancel_cutoff"` // no cancelling closer than this to the slot
+
 	// DescriptionEN is shown to English residents; empty: Description.
-	DescriptionEN string        `yaml:"description_en"`
-	Slots         []SlotRule    `yaml:"slots"`
-	Capacity      int           `yaml:"capacity"`      // places per slot
-	DaysAhead     int           `yaml:"days_ahead"`    // how far ahead residents may book
-	CancelCutoff  time.Duration `yaml:"cancel_cutoff"` // no cancelling closer than this to the slot
+	DescriptionEN string `yaml:"description_en"`
 }
 
 // SlotRule is a weekly pattern of slots: on Days, from From to To, one slot every Every.
