@@ -137,9 +137,9 @@ func (e *Engine) slotViews(c *Ctx, svc Service) ([]slotView, error) {
 // addBooking registers the booking flow: service → day → slot (→ full:
 // nearest free slots or the waiting list) → confirm → a booking code.
 func (e *Engine) addBooking() {
-	e.addIntent(intent{key: "book", label: "menu.book", words: wordsBook, start: func(c *Ctx) []bot.Reply {
+	e.addIntent(intent{key: "book", label: "menu.book", words: wordsBook, flow: "book", start: func(c *Ctx) []bot.Reply {
 		if len(e.cfg.Services) == 0 {
-			return append([]bot.Reply{{Text: c.T("book.none")}}, e.menu(c)...)
+			return append([]bot.Reply{{Text: c.T("book.none")}}, e.menuOrStep(c)...)
 		}
 		return e.begin(c, "book", nil)
 	}})
@@ -247,7 +247,7 @@ func (e *Engine) askDay(c *Ctx) []bot.Reply {
 	if allFull {
 		q = c.T("book.all_full", name)
 	}
-	return []bot.Reply{ask(lines(svc.Description, q), opts)}
+	return []bot.Reply{ask(lines(pick(c.Lang, svc.Description, svc.DescriptionEN), q), opts)}
 }
 
 func (e *Engine) handleDay(c *Ctx) result {
@@ -586,7 +586,7 @@ func (e *Engine) cancelBooking(c *Ctx, code string) (string, error) {
 	}
 	_, offered, err := e.st.ReleaseBooking(c, store.PlaceRelease{Code: code, ResidentID: c.Turn.Resident.ID,
 		From: []string{store.PlaceConfirmed, store.PlaceWaiting, store.PlaceOffered}, To: store.PlaceCancelled,
-		Capacity: svc.Capacity, OfferFor: offerHold, At: now})
+		Capacity: svc.Capacity, OfferFor: e.offerUntil, At: now})
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 		return c.T("cancel.gone"), nil
 	}

@@ -42,7 +42,7 @@ func (e *Engine) addBroadcast() {
 		run: func(c *Ctx, who StaffMember, _ string) []bot.Reply {
 			return e.begin(c, "broadcast", map[string]string{"by": who.Name})
 		}})
-	e.addFlow(&flow{name: "broadcast", title: "flow.broadcast", start: "audience", inGroups: true, steps: map[string]*step{
+	e.addFlow(&flow{name: "broadcast", title: "flow.broadcast", start: "audience", inGroups: true, staff: true, steps: map[string]*step{
 		"audience":  {ask: e.askAudience, handle: e.handleAudience},
 		"buildings": {ask: simpleAsk("bc.ask_buildings"), handle: e.handleBuildings},
 		"tag":       {ask: e.askTag, handle: e.handleTag},

@@ -20,7 +20,7 @@ var commandTexts = catalog{
 	"cmd.claim":     {"认领工单：/claim T1024", "Claim a ticket: /claim T1024"},
 	"cmd.r":         {"答复居民：/r T1024 内容", "Answer the resident: /r T1024 text"},
 	"cmd.resolve":   {"办结工单：/resolve T1024 说明", "Resolve a ticket: /resolve T1024 note"},
-	"cmd.reopen":    {"重新打开工单（管理员）", "Reopen a ticket (admins)"},
+	"cmd.reopen":    {"重新打开工单：/reopen T1024 原因", "Reopen a ticket: /reopen T1024 reason"},
 	"cmd.today":     {"今日安排", "Today's schedule"},
 	"cmd.stats":     {"近 30 天统计", "Figures of the last 30 days"},
 	"cmd.broadcast": {"群发通知（管理员）", "Send a notice (admins)"},

@@ -21,6 +21,9 @@ type Config struct {
 	// DeskChats are the group chats that receive the desk's alerts (the
 	// Telegram staff group); WeChat staff are alerted one by one from Staff.
 	DeskChats []DeskChat
+	// QuietHours is sms.quiet_hours ("21:00-08:00", community time; empty:
+	// none). A freed place offered during them is held from their end.
+	QuietHours string
 }
 
 // Community is the `community` section.
@@ -69,6 +72,9 @@ type Service struct {
 	Capacity     int           `yaml:"capacity"`      // places per slot
 	DaysAhead    int           `yaml:"days_ahead"`    // how far ahead residents may book
 	CancelCutoff time.Duration `yaml:"cancel_cutoff"` // no cancelling closer than this to the slot
+
+	// DescriptionEN is shown to English residents; empty: Description.
+	DescriptionEN string `yaml:"description_en"`
 }
 
 // SlotRule is a weekly pattern of slots: on Days, from From to To, one slot every Every.
@@ -92,6 +98,8 @@ type EventSpec struct {
 	Deadline    string `yaml:"deadline"`   // registration closes; empty: at the start
 	Companions  int    `yaml:"companions"` // companions a resident may bring (0–2)
 	Description string `yaml:"description"`
+	// DescriptionEN is shown to English residents; empty: Description.
+	DescriptionEN string `yaml:"description_en"`
 }
 
 // Target is a promise of the work plan, shown with its progress in /stats.

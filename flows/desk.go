@@ -111,9 +111,9 @@ func (e *Engine) addDesk() {
 	e.setStaffCommand(&staffCommand{name: "claim", usage: "/claim T1024", run: e.cmdClaim})
 	e.setStaffCommand(&staffCommand{name: "r", usage: "/r T1024 …", run: e.cmdReply})
 	e.setStaffCommand(&staffCommand{name: "resolve", usage: "/resolve T1024 […]", run: e.cmdResolve})
-	// Reopening undoes a resolution the resident may already have rated, so
-	// it is an admin's decision (config.example.yaml says so too).
-	e.setStaffCommand(&staffCommand{name: "reopen", admin: true, usage: "/reopen T1024 […]", run: e.cmdReopen})
+	// CONTRACT.md lets staff reopen. It undoes a resolution the resident may
+	// already have rated, so, like every staff command, it is audited (runStaff).
+	e.setStaffCommand(&staffCommand{name: "reopen", usage: "/reopen T1024 […]", run: e.cmdReopen})
 	e.setStaffCommand(&staffCommand{name: "stats", usage: "/stats", run: e.cmdStats})
 	e.addRate()
 }
@@ -142,13 +142,7 @@ func (e *Engine) deskFirst(c *Ctx) ([]bot.Reply, bool) {
 	e.rateEscape(c)
 	if c.Turn.ReplyTo != "" && c.In.Raw != "" && c.In.Payload == "" {
 		if _, _, isCmd := parseCommand(c.In.Raw); !isCmd {
-			num, err := e.st.TicketOfMessage(c, c.Turn.Channel, chatOf(c.Turn), c.Turn.ReplyTo)
-			switch {
-			case err == nil:
-				return e.runStaff(c, "r", num+" "+c.In.Raw), true
-			case !errors.Is(err, store.ErrNotFound):
-				e.log.Error("desk: reply lookup", "err", err)
-			}
+			return e.replyToAlert(c)
 		}
 	}
 	return nil, false
@@ -500,22 +494,27 @@ func (e *Engine) cmdResolve(c *Ctx, who StaffMember, args string) []bot.Reply {
 		return []bot.Reply{{Text: c.T("desk.resolved_plain", num)}}
 	}
 	// The resident is told and asked to rate at once, while it is fresh.
-	ask, _, err := e.StartFlowFor(c, t.ResidentID, "rate", map[string]string{"ticket": num})
+	ask, started, err := e.StartFlowFor(c, t.ResidentID, "rate", map[string]string{"ticket": num})
 	if err != nil {
 		e.log.Error("desk: start rating", "ticket", num, "err", err)
 	}
 	var choices []bot.Choice
-	question := ""
-	if len(ask) > 0 {
-		question, choices = ask[0].Text, ask[0].Choices
+	question := func(string) string { return "" }
+	switch {
+	case started && len(ask) > 0:
+		question, choices = func(string) string { return ask[0].Text }, ask[0].Choices
+	case err == nil:
+		// Busy elsewhere: "5" would answer their own step, so the
+		// question asks for "评分 5" (rateAction) and has no numbered choices.
+		question = func(l string) string { return askRateTyped(l, num).Text }
 	}
 	err = e.notifyResident(c, t, kindTicketUpdate, "desk.tpl_resolved", func(l string) string {
 		s := T(l, "desk.to_resolved", num)
 		if note != "" {
 			s += "\n" + T(l, "desk.to_resolved_note", note)
 		}
-		if question != "" {
-			s += "\n\n" + question
+		if q := question(l); q != "" {
+			s += "\n\n" + q
 		}
 		return s
 	}, choices)

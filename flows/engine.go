@@ -81,6 +81,9 @@ type intent struct {
 	label string   // catalog key of its menu label; empty: not in the menu
 	words []string // words that start it
 	start func(c *Ctx) []bot.Reply
+	// flow is the flow it starts, if any: its words then also work inside
+	// another flow, which they pause (anywhere.go).
+	flow string
 }
 
 // New builds the engine with every flow of the package.
@@ -139,6 +142,9 @@ type state struct {
 	Stuck    bool              `json:"stuck,omitempty"`
 	Paused   bool              `json:"paused,omitempty"`
 	PausedAt int64             `json:"paused_at,omitempty"`
+	// Shelved is a flow paused by the start word of this one; it comes
+	// back, paused, when this one ends (anywhere.go).
+	Shelved *state `json:"shelved,omitempty"`
 }
 
 // Ctx is one turn as a step sees it.
@@ -196,7 +202,9 @@ func (e *Engine) Handle(ctx context.Context, t *bot.Turn) ([]bot.Reply, error) {
 	}
 	c.st = st
 	before, _ := json.Marshal(st)
+	prior := *st
 	replies := e.dispatch(c)
+	replies = append(replies, e.unshelve(c, prior)...)
 	if err := e.save(ctx, t.Resident.ID, c.st, before); err != nil {
 		return nil, err
 	}

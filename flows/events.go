@@ -57,14 +57,14 @@ var eventTexts = catalog{
 // addEvents registers the residents' side of events: list → detail →
 // companions → confirm → a check-in code, or the waiting list.
 func (e *Engine) addEvents() {
-	e.addIntent(intent{key: "events", label: "menu.events", words: wordsEvents, start: func(c *Ctx) []bot.Reply {
+	e.addIntent(intent{key: "events", label: "menu.events", words: wordsEvents, flow: "events", start: func(c *Ctx) []bot.Reply {
 		evs, err := e.st.UpcomingEvents(c, e.now())
 		if err != nil {
 			e.log.Error("events", "err", err)
 			return Unavailable(c.Lang)
 		}
 		if len(evs) == 0 {
-			return append([]bot.Reply{{Text: c.T("events.none")}}, e.menu(c)...)
+			return append([]bot.Reply{{Text: c.T("events.none")}}, e.menuOrStep(c)...)
 		}
 		return e.begin(c, "events", nil)
 	}})
@@ -225,8 +225,8 @@ func (e *Engine) askEventDetail(c *Ctx) []bot.Reply {
 	}
 	ev := v.ev
 	ls := []string{c.T("events.detail", e.eventTitle(c.Lang, ev), e.fmtSpan(c.Lang, ev.StartsAt, ev.EndsAt), ev.Place, ev.Capacity, v.free())}
-	if ev.Description != "" {
-		ls = append(ls, ev.Description)
+	if desc := e.eventDescription(c.Lang, ev); desc != "" {
+		ls = append(ls, desc)
 	}
 	if ev.Deadline.Before(ev.StartsAt) {
 		ls = append(ls, c.T("events.detail_deadline", e.fmtWhen(c.Lang, ev.Deadline)))
@@ -480,7 +480,7 @@ func (e *Engine) cancelRegistration(c *Ctx, code string) (string, error) {
 	}
 	_, offered, err := e.st.ReleaseRegistration(c, store.PlaceRelease{Code: code, ResidentID: c.Turn.Resident.ID,
 		From: []string{store.PlaceConfirmed, store.PlaceWaiting, store.PlaceOffered}, To: store.PlaceCancelled,
-		OfferFor: offerHold, At: now})
+		OfferFor: e.offerUntil, At: now})
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 		return c.T("cancel.gone"), nil
 	}
@@ -492,6 +492,20 @@ func (e *Engine) cancelRegistration(c *Ctx, code string) (string, error) {
 	return c.T("events.cancelled", code), nil
 }
 
+// eventDescription is an event's description in lang. The English one
+// lives only in the config (events staff create have one language), so it
+// is looked up there by the event's key.
+func (e *Engine) eventDescription(lang string, ev store.Event) string {
+	if lang == "en" && ev.Key != "" {
+		for _, s := range e.cfg.Events {
+			if s.Key == ev.Key && s.DescriptionEN != "" {
+				return s.DescriptionEN
+			}
+		}
+	}
+	return ev.Description
+}
+
 // syncConfigEvents loads the `events` of the config into the table, by key,
 // so that restarting with the same config changes nothing and an edited
 // event is updated in place.
@@ -501,9 +515,16 @@ func (e *Engine) syncConfigEvents(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		_, offered, err := e.st.UpsertEvent(ctx, ev, e.now(), offerHold)
+		old, err := e.st.EventByKey(ctx, spec.Key)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		updated, offered, err := e.st.UpsertEvent(ctx, ev, e.now(), e.offerUntil)
 		if err != nil {
 			return err
+		}
+		if old.ID != 0 {
+			e.eventChanged(ctx, old, updated)
 		}
 		e.announceOffers(ctx, nil, offered)
 	}

@@ -72,7 +72,8 @@ var eventStaffTexts = catalog{
 	"evt.new_edit":           {"返回修改", "Back to edit"},
 	"evt.new_cancel":         {"取消", "Cancel"},
 	"evt.new_expect":         {"请回复 1 创建，2 返回修改，3 取消。", "Please answer 1 to create, 2 to go back and edit, 3 to cancel."},
-	"ci.usage":               {"用法：/checkin 签到码 [到场同行人数]", "Usage: /checkin CODE [companions present]"},
+	"ci.usage":               {"用法：/checkin 签到码 [到场同行人数] [force]", "Usage: /checkin CODE [companions present] [force]"},
+	"ci.not_now":             {"%s 不在签到时间：#%d %s 于 %s 开始，签到从开始前 2 小时到当天结束。确需签到请发送 /checkin %s force。", "%s is outside check-in time: #%d %s starts %s; check-in runs from 2 hours before the start to the end of that day. To check in anyway, send /checkin %s force."},
 	"ci.done":                {"✓ 已签到：%s %s%s · #%d %s。本场已签到 %d 人次。", "✓ Checked in: %s %s%s · #%d %s. %d person-times so far."},
 	"ci.plus":                {"（+%d 同行）", " (+%d)"},
 	"ci.again":               {"%s 已于 %s 签到（%s），不重复计数。", "%s was already checked in at %s (by %s); not counted twice."},
@@ -102,7 +103,7 @@ var eventStaffTexts = catalog{
 // step-by-step staff flow that creates an event.
 func (e *Engine) addEventStaff() {
 	e.setStaffCommand(&staffCommand{name: "event", usage: "/event [new | ID [csv]]", run: e.cmdEvent})
-	e.setStaffCommand(&staffCommand{name: "checkin", usage: "/checkin CODE [N]", run: e.cmdCheckIn})
+	e.setStaffCommand(&staffCommand{name: "checkin", usage: "/checkin CODE [N] [force]", run: e.cmdCheckIn})
 	e.setStaffCommand(&staffCommand{name: "today", usage: "/today", run: e.cmdToday})
 	// The desk's /stats shows attendance by kind of event and the targets.
 	e.statsSections = append(e.statsSections, func(c *Ctx, since time.Time) ([]string, error) {
@@ -117,7 +118,7 @@ func (e *Engine) addEventStaff() {
 		steps["f_"+f.key] = e.staffStep(&step{ask: e.askEventField(f), handle: e.handleEventField(f, nextStep)})
 	}
 	steps["confirm"] = e.staffStep(&step{ask: e.askNewEventConfirm, handle: e.handleNewEventConfirm})
-	e.addFlow(&flow{name: "eventnew", title: "flow.eventnew", start: "f_" + eventFields[0].key, steps: steps})
+	e.addFlow(&flow{name: "eventnew", title: "flow.eventnew", start: "f_" + eventFields[0].key, staff: true, steps: steps})
 }
 
 // staffStep refuses a step to anyone not on the staff: the flow is started
@@ -626,9 +627,33 @@ func csvSafe(s string) string {
 
 var checkInCodeRe = regexp.MustCompile(`^[A-Z0-9]{4,12}$`)
 
-// cmdCheckIn is /checkin CODE [N]: N companions present (default: all registered).
+// checkInEarly is how long before an event's start its codes are accepted.
+const checkInEarly = 2 * time.Hour
+
+// checkInWindow is when codes of ev are accepted without "force": from
+// checkInEarly before the start to the end of the start's day in community
+// time (or the end of the event, when it runs past midnight). A code shown
+// on another day is more likely a mistake than an attendance.
+func (e *Engine) checkInWindow(ev store.Event) (from, to time.Time) {
+	_, to = e.dayBounds(ev.StartsAt)
+	if ev.EndsAt.After(to) {
+		to = ev.EndsAt
+	}
+	return ev.StartsAt.Add(-checkInEarly), to
+}
+
+// cmdCheckIn is /checkin CODE [N] [force]: N companions present (default:
+// all registered); force checks in outside the event's check-in window.
 func (e *Engine) cmdCheckIn(c *Ctx, who StaffMember, args string) []bot.Reply {
-	fields := strings.Fields(args)
+	var fields []string
+	force := false
+	for _, f := range strings.Fields(args) {
+		if strings.EqualFold(f, "force") {
+			force = true
+			continue
+		}
+		fields = append(fields, f)
+	}
 	if len(fields) == 0 || len(fields) > 2 {
 		return []bot.Reply{{Text: c.T("ci.usage")}}
 	}
@@ -643,6 +668,11 @@ func (e *Engine) cmdCheckIn(c *Ctx, who StaffMember, args string) []bot.Reply {
 	}
 	if !checkInCodeRe.MatchString(code) {
 		return []bot.Reply{{Text: c.T("ci.unknown", clip(fields[0], 12))}}
+	}
+	if !force {
+		if rs, refused := e.checkInRefused(c, code); refused {
+			return rs
+		}
 	}
 	g, err := e.st.CheckIn(c, code, companions, who.Name, e.now())
 	switch {
@@ -675,6 +705,26 @@ func (e *Engine) cmdCheckIn(c *Ctx, who StaffMember, args string) []bot.Reply {
 		plus = c.T("ci.plus", g.CompanionsIn)
 	}
 	return []bot.Reply{{Text: c.T("ci.done", code, personName(c.Lang, name), plus, ev.ID, ev.Title, u.CheckedIn+u.CompanionsIn)}}
+}
+
+// checkInRefused refuses a confirmed, not yet checked-in code outside its
+// event's check-in window. Anything else is left to the check-in itself,
+// which explains unknown codes, repeats and codes not on the roster.
+func (e *Engine) checkInRefused(c *Ctx, code string) ([]bot.Reply, bool) {
+	g, err := e.st.RegistrationByCode(c, code)
+	if err != nil || g.Status != store.PlaceConfirmed || !g.CheckedInAt.IsZero() {
+		return nil, false
+	}
+	ev, err := e.st.Event(c, g.EventID)
+	if err != nil {
+		e.log.Error("checkin: event", "err", err)
+		return Unavailable(c.Lang), true
+	}
+	now := e.now()
+	if from, to := e.checkInWindow(ev); !now.Before(from) && now.Before(to) {
+		return nil, false
+	}
+	return []bot.Reply{{Text: c.T("ci.not_now", code, ev.ID, ev.Title, e.fmtWhen(c.Lang, ev.StartsAt), code)}}, true
 }
 
 // dayBounds are midnight to midnight of t's day in community time.

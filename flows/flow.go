@@ -24,6 +24,10 @@ type flow struct {
 	idle time.Duration
 	// cancelWords replaces the global cancel for flows whose own answers
 	// include it (none yet); nil keeps the global behaviour.
+
+	// staff marks a staff flow (/event new, /broadcast): the residents'
+	// words that work everywhere (anywhere.go) are plain answers there.
+	staff bool
 }
 
 // step asks one question and reads its answer.
@@ -127,6 +131,9 @@ func (e *Engine) inFlow(c *Ctx) []bot.Reply {
 		title := e.flowTitle(c, c.st.Flow)
 		c.st.Paused, c.st.PausedAt = true, e.now().Unix()
 		return append([]bot.Reply{{Text: c.T("paused.menu", title)}}, e.menu(c)...)
+	}
+	if rs, ok := e.anywhere(c); ok {
+		return rs
 	}
 	f := e.flows[c.st.Flow]
 	s := f.steps[c.st.Step]

@@ -301,8 +301,9 @@ func (j *Jobs) DeliveryProblems(ctx context.Context, rows []store.OutboxRow) {
 }
 
 // SMSReply handles a text a resident sent back by SMS (notify.SMSReplies):
-// TD/退订 unsubscribes, 1–5 rates the resident's latest surveyed ticket
-// (1–2 reopen it and alert the admins), anything else goes to the staff.
+// TD/退订 unsubscribes, 接受/放弃 CODE answers an offered place (smsreply.go),
+// 1–5 rates the resident's latest surveyed ticket (1–2 reopen it and alert
+// the admins), anything else goes to the staff.
 func (j *Jobs) SMSReply(ctx context.Context, phone, text string, at time.Time) error {
 	e := j.e
 	n := normalize(text)
@@ -317,6 +318,9 @@ func (j *Jobs) SMSReply(ctx context.Context, phone, text string, at time.Time) e
 	ids := make([]int64, len(residents))
 	for i, r := range residents {
 		ids[i] = r.ID
+	}
+	if handled, err := e.smsOffer(ctx, phone, residents, n, at); handled {
+		return err
 	}
 	if score, err := strconv.Atoi(n); err == nil && score >= 1 && score <= 5 && len(ids) > 0 {
 		survey, err := e.st.LatestSMSOfKind(ctx, kindSurvey, ids)
@@ -334,7 +338,7 @@ func (j *Jobs) SMSReply(ctx context.Context, phone, text string, at time.Time) e
 		}
 	}
 	key := "sms-reply:" + phone + ":" + strconv.FormatInt(at.Unix(), 10)
-	return e.alertStaff(ctx, "sms", key, T(e.staffLang(), "sms.reply_alert", MaskPhone(phone), clip(text, 300)))
+	return e.alertSMSReply(ctx, phone, ids, key, T(e.staffLang(), "sms.reply_alert", MaskPhone(phone), clip(text, 300)))
 }
 
 // rate records an SMS score on the ticket a survey asked about. A ticket

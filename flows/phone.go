@@ -43,7 +43,7 @@ var (
 
 // addPhone registers phone binding and the opt-out words.
 func (e *Engine) addPhone() {
-	e.addIntent(intent{key: "phone", label: "menu.phone", words: wordsPhone, start: func(c *Ctx) []bot.Reply {
+	e.addIntent(intent{key: "phone", label: "menu.phone", words: wordsPhone, flow: "phone", start: func(c *Ctx) []bot.Reply {
 		return e.begin(c, "phone", nil)
 	}})
 	e.addIntent(intent{key: "unsubscribe", words: wordsUnsubscribe, start: e.unsubscribe})

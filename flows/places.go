@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +28,9 @@ func (e *Engine) addPlaces() error {
 	e.addEvents()
 	e.addEventStaff()
 	e.actions = append(e.actions, e.placeAction)
+	if _, _, err := parseQuietHours(e.cfg.QuietHours); err != nil {
+		return err
+	}
 	if err := e.syncConfigEvents(context.Background()); err != nil {
 		return fmt.Errorf("flows: config events: %w", err)
 	}
@@ -133,6 +138,15 @@ type placeInfo struct {
 	end   time.Time
 }
 
+// version tells apart what a resident is told about a place: an event
+// moved or renamed gets reminders of its own, not ones deduplicated
+// against the withdrawn reminders of its old time.
+func (p placeInfo) version() string {
+	h := fnv.New32a()
+	h.Write([]byte(strconv.FormatInt(p.start.Unix(), 10) + "\x00" + p.place + "\x00" + p.name))
+	return strconv.FormatUint(uint64(h.Sum32()), 36)
+}
+
 // reminderRows are the reminders of a confirmed place: 18:00 community time
 // the day before, and 2 hours before the start; ones already past are left out.
 func (e *Engine) reminderRows(residentID int64, lang string, p placeInfo) []store.OutboxRow {
@@ -149,7 +163,7 @@ func (e *Engine) reminderRows(residentID int64, lang string, p placeInfo) []stor
 		}
 		when := e.fmtWhen(lang, start)
 		rows = append(rows, store.OutboxRow{
-			Kind: kindReminder, ResidentID: residentID, Ref: p.code, DedupeKey: "reminder:" + p.code + ":" + r.suffix, DueAt: r.due,
+			Kind: kindReminder, ResidentID: residentID, Ref: p.code, DedupeKey: "reminder:" + p.code + ":" + r.suffix + ":" + p.version(), DueAt: r.due,
 			Body: store.OutboxBody{
 				Text: T(lang, "place.reminder", p.name, when, p.place, p.code), Lang: lang, Template: "reminder",
 				Params: map[string]string{"name": p.name, "time": when, "place": p.place},
@@ -221,7 +235,7 @@ func (e *Engine) announceOffers(ctx context.Context, bookings []store.Booking, r
 // now, tells those residents, and offers the places to the next on each
 // waiting list. A scheduler calls it every minute.
 func (e *Engine) ExpireOffers(ctx context.Context, now time.Time) error {
-	lapsedB, offeredB, err := e.st.LapseBookingOffers(ctx, now, offerHold, func(key string) int {
+	lapsedB, offeredB, err := e.st.LapseBookingOffers(ctx, now, e.offerUntil, func(key string) int {
 		if s, ok := e.cfg.service(key); ok {
 			return s.Capacity
 		}
@@ -230,7 +244,7 @@ func (e *Engine) ExpireOffers(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	lapsedR, offeredR, err := e.st.LapseRegistrationOffers(ctx, now, offerHold)
+	lapsedR, offeredR, err := e.st.LapseRegistrationOffers(ctx, now, e.offerUntil)
 	if err != nil {
 		return err
 	}
@@ -377,7 +391,7 @@ func (e *Engine) acceptOutcome(c *Ctx, code string, err error, status string, in
 
 func (e *Engine) declineOffer(c *Ctx, code string) []bot.Reply {
 	rel := store.PlaceRelease{Code: code, ResidentID: c.Turn.Resident.ID, From: []string{store.PlaceOffered},
-		To: store.PlaceDeclined, OfferFor: offerHold, At: e.now()}
+		To: store.PlaceDeclined, OfferFor: e.offerUntil, At: e.now()}
 	var err error
 	if bookingCodeRe.MatchString(code) {
 		var b store.Booking

@@ -374,7 +374,7 @@ func (e *Engine) releasePlaces(ctx context.Context, residentID int64) error {
 		}
 		svc, _ := e.cfg.service(b.Service)
 		_, offered, err := e.st.ReleaseBooking(ctx, store.PlaceRelease{Code: b.Code, ResidentID: residentID, From: live,
-			To: store.PlaceCancelled, Capacity: svc.Capacity, OfferFor: offerHold, At: now})
+			To: store.PlaceCancelled, Capacity: svc.Capacity, OfferFor: e.offerUntil, At: now})
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 			continue
 		}
@@ -396,7 +396,7 @@ func (e *Engine) releasePlaces(ctx context.Context, residentID int64) error {
 			continue
 		}
 		_, offered, err := e.st.ReleaseRegistration(ctx, store.PlaceRelease{Code: g.Code, ResidentID: residentID, From: live,
-			To: store.PlaceCancelled, OfferFor: offerHold, At: now})
+			To: store.PlaceCancelled, OfferFor: e.offerUntil, At: now})
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 			continue
 		}

@@ -40,7 +40,7 @@ var reportTexts = catalog{
 // addReport registers the report flow: category → description → photo →
 // location → contact → confirm → ticket.
 func (e *Engine) addReport() {
-	e.addIntent(intent{key: "report", label: "menu.report", words: wordsReport, start: func(c *Ctx) []bot.Reply {
+	e.addIntent(intent{key: "report", label: "menu.report", words: wordsReport, flow: "report", start: func(c *Ctx) []bot.Reply {
 		return e.begin(c, "report", nil)
 	}})
 	e.addFlow(&flow{name: "report", title: "flow.report", start: "category", steps: map[string]*step{

@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -59,21 +60,30 @@ func (e *Engine) addStatus() {
 }
 
 func (e *Engine) showStatus(c *Ctx) []bot.Reply {
+	rs, empty := e.statusReplies(c)
+	if empty {
+		return append(rs, e.menu(c)...)
+	}
+	return rs
+}
+
+// statusReplies lists the resident's open items; empty says there were none.
+func (e *Engine) statusReplies(c *Ctx) (replies []bot.Reply, empty bool) {
 	var body []string
 	var choices []bot.Choice
 	for _, section := range e.statusSections {
 		ls, cs, err := section(c)
 		if err != nil {
 			e.log.Error("status section", "err", err)
-			return Unavailable(c.Lang)
+			return Unavailable(c.Lang), false
 		}
 		body = append(body, ls...)
 		choices = append(choices, cs...)
 	}
 	if len(body) == 0 {
-		return append([]bot.Reply{{Text: c.T("status.none")}}, e.menu(c)...)
+		return []bot.Reply{{Text: c.T("status.none")}}, true
 	}
-	return []bot.Reply{{Text: c.T("status.title") + "\n" + strings.Join(body, "\n"), Choices: choices}}
+	return []bot.Reply{{Text: c.T("status.title") + "\n" + strings.Join(body, "\n"), Choices: choices}}, false
 }
 
 func (e *Engine) ticketSection(c *Ctx) ([]string, []bot.Choice, error) {
@@ -97,6 +107,14 @@ func (e *Engine) categoryName(c *Ctx, key string) string {
 		return pick(c.Lang, cat.Name, cat.NameEN)
 	}
 	return key
+}
+
+// residentNotes are the kinds of ticket event whose note the resident may
+// read: what staff sent them (a reply, the resolution note) and what they
+// wrote themselves. Every other note (a reopen reason, anything later kinds
+// add) is staff-internal and stays on the desk's /t.
+var residentNotes = map[string]bool{
+	store.EventReplied: true, store.EventResolved: true, store.EventRated: true, store.EventNote: true,
 }
 
 // showTicket shows one of the resident's own tickets with its history.
@@ -130,7 +148,7 @@ func (e *Engine) showTicket(c *Ctx, number string) []bot.Reply {
 	ls = append(ls, c.T("ticket.history"))
 	for _, ev := range evs {
 		l := ev.CreatedAt.In(e.loc).Format("01-02 15:04") + " " + c.T("ev."+ev.Kind)
-		if ev.Note != "" {
+		if ev.Note != "" && residentNotes[ev.Kind] {
 			l += "：" + ev.Note
 			if c.Lang == "en" {
 				l = ev.CreatedAt.In(e.loc).Format("01-02 15:04") + " " + c.T("ev."+ev.Kind) + ": " + ev.Note
@@ -171,7 +189,7 @@ func (e *Engine) cancellableTickets(c *Ctx) ([]cancellable, error) {
 			key:   "ticket:" + number,
 			label: c.T("cancel.ticket_label", number, clip(t.Description, 20)),
 			cancel: func(c *Ctx) (string, error) {
-				_, err := e.st.ChangeTicket(c, store.TicketChange{
+				t, err := e.st.ChangeTicket(c, store.TicketChange{
 					Number: number, From: []string{store.TicketOpen}, To: store.TicketCancelled,
 					ResidentID: c.Turn.Resident.ID,
 					Event:      store.TicketEvent{Kind: store.EventCancelled, Actor: "resident", CreatedAt: e.now()},
@@ -182,11 +200,29 @@ func (e *Engine) cancellableTickets(c *Ctx) ([]cancellable, error) {
 				if err != nil {
 					return "", err
 				}
+				// The alert is still in the staff group: say, under it, that
+				// there is nothing more to do.
+				e.tellCancelled(c, t)
 				return c.T("cancel.ticket_done", number), nil
 			},
 		})
 	}
 	return out, nil
+}
+
+// tellCancelled tells everyone the new ticket's alert reached that the
+// resident withdrew it: the desk chats under the alert, and the WeChat staff
+// alerted one by one (nobody is assigned to an unclaimed ticket yet).
+func (e *Engine) tellCancelled(ctx context.Context, t store.Ticket) {
+	lang := e.cfg.Community.Language
+	text := T(lang, "desk.resident_cancelled", t.Number)
+	e.tellDesk(ctx, t, text, "", "", false)
+	var rows []store.OutboxRow
+	for _, s := range e.alertedStaff(e.categoryOf(t.Category)) {
+		rows = append(rows, store.OutboxRow{Kind: kindAlert, TargetChannel: bot.ChannelWeChat, TargetAddress: s.WeChatOpenID,
+			Ref: t.Number, Body: store.OutboxBody{Text: text, Lang: lang}})
+	}
+	e.enqueue(ctx, rows...)
 }
 
 func (e *Engine) allCancellables(c *Ctx) ([]cancellable, error) {

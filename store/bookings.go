@@ -299,7 +299,7 @@ func (s *Store) AcceptBooking(ctx context.Context, residentID int64, code string
 // LapseBookingOffers ends every offer that ran out at or before now and
 // offers the freed places on, in one transaction. capacity gives a service's
 // places per slot (0 for a service no longer configured: nobody is offered).
-func (s *Store) LapseBookingOffers(ctx context.Context, now time.Time, offerFor time.Duration, capacity func(service string) int) (lapsed, offered []Booking, err error) {
+func (s *Store) LapseBookingOffers(ctx context.Context, now time.Time, hold OfferHold, capacity func(service string) int) (lapsed, offered []Booking, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		lapsed, err = scanBookings(tx.QueryContext(ctx, "SELECT "+bookingColumns+` FROM bookings
 			WHERE status = 'offered' AND offer_until <= ? ORDER BY id`, now.Unix()))
@@ -324,7 +324,7 @@ func (s *Store) LapseBookingOffers(ctx context.Context, now time.Time, offerFor 
 			}
 		}
 		for _, k := range slots {
-			ids, err := slotResource(k.service, k.at.Unix()).promote(ctx, tx, capacity(k.service), k.at, now, offerFor)
+			ids, err := slotResource(k.service, k.at.Unix()).promote(ctx, tx, capacity(k.service), k.at, now, hold)
 			if err != nil {
 				return err
 			}

@@ -222,7 +222,7 @@ func (s *Store) CreateEvent(ctx context.Context, e Event) (Event, error) {
 // config changed, so loading the config at every start is idempotent. Places
 // a larger capacity frees are offered to the waiting list at once; those
 // registrations are returned.
-func (s *Store) UpsertEvent(ctx context.Context, e Event, now time.Time, offerFor time.Duration) (Event, []Registration, error) {
+func (s *Store) UpsertEvent(ctx context.Context, e Event, now time.Time, hold OfferHold) (Event, []Registration, error) {
 	if e.Key == "" {
 		return Event{}, nil, errors.New("store: upsert event without a key")
 	}
@@ -244,7 +244,7 @@ func (s *Store) UpsertEvent(ctx context.Context, e Event, now time.Time, offerFo
 		if !out.CancelledAt.IsZero() {
 			return nil
 		}
-		ids, err := eventResource(out.ID).promote(ctx, tx, out.Capacity, out.StartsAt, now, offerFor)
+		ids, err := eventResource(out.ID).promote(ctx, tx, out.Capacity, out.StartsAt, now, hold)
 		if err != nil {
 			return err
 		}
@@ -459,7 +459,7 @@ func (s *Store) ReleaseRegistration(ctx context.Context, r PlaceRelease) (Regist
 }
 
 // promoteEvent offers an event's free places to its waiting list.
-func promoteEvent(ctx context.Context, tx *sql.Tx, eventID int64, now time.Time, offerFor time.Duration) ([]Registration, error) {
+func promoteEvent(ctx context.Context, tx *sql.Tx, eventID int64, now time.Time, hold OfferHold) ([]Registration, error) {
 	e, err := scanEvent(tx.QueryRowContext(ctx, "SELECT "+eventColumns+" FROM events WHERE id = ?", eventID))
 	if err != nil {
 		return nil, err
@@ -467,7 +467,7 @@ func promoteEvent(ctx context.Context, tx *sql.Tx, eventID int64, now time.Time,
 	if !e.CancelledAt.IsZero() {
 		return nil, nil
 	}
-	ids, err := eventResource(eventID).promote(ctx, tx, e.Capacity, e.StartsAt, now, offerFor)
+	ids, err := eventResource(eventID).promote(ctx, tx, e.Capacity, e.StartsAt, now, hold)
 	if err != nil {
 		return nil, err
 	}
@@ -499,7 +499,7 @@ func (s *Store) AcceptRegistration(ctx context.Context, residentID int64, code s
 
 // LapseRegistrationOffers ends every offer that ran out at or before now
 // and offers the freed places on, in one transaction.
-func (s *Store) LapseRegistrationOffers(ctx context.Context, now time.Time, offerFor time.Duration) (lapsed, offered []Registration, err error) {
+func (s *Store) LapseRegistrationOffers(ctx context.Context, now time.Time, hold OfferHold) (lapsed, offered []Registration, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		lapsed, err = scanRegistrations(tx.QueryContext(ctx, "SELECT "+registrationColumns+` FROM registrations
 			WHERE status = 'offered' AND offer_until <= ? ORDER BY id`, now.Unix()))
@@ -519,7 +519,7 @@ func (s *Store) LapseRegistrationOffers(ctx context.Context, now time.Time, offe
 			}
 		}
 		for _, id := range events {
-			gs, err := promoteEvent(ctx, tx, id, now, offerFor)
+			gs, err := promoteEvent(ctx, tx, id, now, hold)
 			if err != nil {
 				return err
 			}

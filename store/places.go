@@ -31,8 +31,30 @@ type PlaceRelease struct {
 	From       []string // the statuses it may leave; anything else is ErrConflict
 	To         string   // PlaceCancelled or PlaceDeclined
 	Capacity   int      // bookings only: places per slot (events keep theirs in the table)
-	OfferFor   time.Duration
+	OfferFor   OfferHold
 	At         time.Time
+}
+
+// OfferHold gives, for the moment a freed place is offered, until when it
+// is held for the resident. How long is the caller's rule (flows holds it 2
+// hours from the end of quiet hours); the store caps it at the start of what
+// is offered. Nil holds it until the start.
+type OfferHold func(offeredAt time.Time) time.Time
+
+// HoldFor holds an offer for d from the moment it is made.
+func HoldFor(d time.Duration) OfferHold {
+	return func(at time.Time) time.Time { return at.Add(d) }
+}
+
+// until is the end of an offer made at now for something starting at start.
+func (h OfferHold) until(now, start time.Time) time.Time {
+	if h == nil {
+		return start
+	}
+	if u := h(now); u.Before(start) {
+		return u
+	}
+	return start
 }
 
 type querier interface {
@@ -74,9 +96,9 @@ func (r resource) position(ctx context.Context, q querier, id int64) (int, error
 }
 
 // promote offers free places to the waiting list in arrival order: every
-// waiting row whose party fits is offered until min(now+offerFor, start).
+// waiting row whose party fits is offered until min(hold(now), start).
 // Nothing is offered once the resource has started. It returns the ids offered.
-func (r resource) promote(ctx context.Context, tx *sql.Tx, capacity int, start, now time.Time, offerFor time.Duration) ([]int64, error) {
+func (r resource) promote(ctx context.Context, tx *sql.Tx, capacity int, start, now time.Time, hold OfferHold) ([]int64, error) {
 	if !start.After(now) || capacity <= 0 {
 		return nil, nil
 	}
@@ -88,10 +110,7 @@ func (r resource) promote(ctx context.Context, tx *sql.Tx, capacity int, start, 
 	if free <= 0 {
 		return nil, nil
 	}
-	until := now.Add(offerFor)
-	if until.After(start) {
-		until = start
-	}
+	until := hold.until(now, start)
 	rows, err := tx.QueryContext(ctx, "SELECT id, party FROM "+r.table+" WHERE "+r.where+
 		" AND status = 'waiting' ORDER BY id", r.args...)
 	if err != nil {

@@ -122,12 +122,12 @@ func TestPromotionInOrderAndLapse(t *testing.T) {
 		t.Fatalf("regs %+v", regs)
 	}
 	// Someone else cannot cancel it.
-	_, _, err := s.ReleaseRegistration(ctx, PlaceRelease{Code: regs[0].Code, ResidentID: ids[1], From: []string{PlaceConfirmed}, To: PlaceCancelled, OfferFor: 2 * time.Hour, At: now})
+	_, _, err := s.ReleaseRegistration(ctx, PlaceRelease{Code: regs[0].Code, ResidentID: ids[1], From: []string{PlaceConfirmed}, To: PlaceCancelled, OfferFor: HoldFor(2 * time.Hour), At: now})
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("foreign cancel: %v", err)
 	}
 	// The first cancels: the first waiting is offered, for 2 hours.
-	g, offered, err := s.ReleaseRegistration(ctx, PlaceRelease{Code: regs[0].Code, ResidentID: ids[0], From: []string{PlaceConfirmed}, To: PlaceCancelled, OfferFor: 2 * time.Hour, At: now})
+	g, offered, err := s.ReleaseRegistration(ctx, PlaceRelease{Code: regs[0].Code, ResidentID: ids[0], From: []string{PlaceConfirmed}, To: PlaceCancelled, OfferFor: HoldFor(2 * time.Hour), At: now})
 	if err != nil || g.Status != PlaceCancelled || len(offered) != 1 || offered[0].Code != regs[2].Code || !offered[0].OfferUntil.Equal(now.Add(2*time.Hour)) {
 		t.Fatalf("release %+v %+v %v", g, offered, err)
 	}
@@ -137,11 +137,11 @@ func TestPromotionInOrderAndLapse(t *testing.T) {
 		t.Fatalf("newcomer %+v %v", late, err)
 	}
 	// Nothing lapses before the 2 hours.
-	if l, o, err := s.LapseRegistrationOffers(ctx, now.Add(119*time.Minute), 2*time.Hour); err != nil || len(l)+len(o) != 0 {
+	if l, o, err := s.LapseRegistrationOffers(ctx, now.Add(119*time.Minute), HoldFor(2*time.Hour)); err != nil || len(l)+len(o) != 0 {
 		t.Fatalf("early lapse %v %v %v", l, o, err)
 	}
 	// After them, the offer passes to the next in line.
-	l, o, err := s.LapseRegistrationOffers(ctx, now.Add(2*time.Hour), 2*time.Hour)
+	l, o, err := s.LapseRegistrationOffers(ctx, now.Add(2*time.Hour), HoldFor(2*time.Hour))
 	if err != nil || len(l) != 1 || l[0].Code != regs[2].Code || len(o) != 1 || o[0].Code != regs[3].Code {
 		t.Fatalf("lapse %+v %+v %v", l, o, err)
 	}
@@ -156,16 +156,16 @@ func TestPromotionInOrderAndLapse(t *testing.T) {
 		t.Fatalf("use %+v", u)
 	}
 	// Declining passes it on too.
-	_, o, err = s.ReleaseRegistration(ctx, PlaceRelease{Code: regs[1].Code, ResidentID: ids[1], From: []string{PlaceConfirmed}, To: PlaceCancelled, OfferFor: 2 * time.Hour, At: now.Add(3 * time.Hour)})
+	_, o, err = s.ReleaseRegistration(ctx, PlaceRelease{Code: regs[1].Code, ResidentID: ids[1], From: []string{PlaceConfirmed}, To: PlaceCancelled, OfferFor: HoldFor(2 * time.Hour), At: now.Add(3 * time.Hour)})
 	if err != nil || len(o) != 1 || o[0].Code != regs[4].Code {
 		t.Fatalf("second release %+v %v", o, err)
 	}
-	_, o, err = s.ReleaseRegistration(ctx, PlaceRelease{Code: regs[4].Code, ResidentID: ids[4], From: []string{PlaceOffered}, To: PlaceDeclined, OfferFor: 2 * time.Hour, At: now.Add(3 * time.Hour)})
+	_, o, err = s.ReleaseRegistration(ctx, PlaceRelease{Code: regs[4].Code, ResidentID: ids[4], From: []string{PlaceOffered}, To: PlaceDeclined, OfferFor: HoldFor(2 * time.Hour), At: now.Add(3 * time.Hour)})
 	if err != nil || len(o) != 1 || o[0].Code != late.Code {
 		t.Fatalf("decline %+v %v", o, err)
 	}
 	// An offer never outlives the start.
-	_, o, err = s.ReleaseRegistration(ctx, PlaceRelease{Code: acc.Code, ResidentID: ids[3], From: []string{PlaceConfirmed}, To: PlaceCancelled, OfferFor: 2 * time.Hour, At: now.Add(23 * time.Hour)})
+	_, o, err = s.ReleaseRegistration(ctx, PlaceRelease{Code: acc.Code, ResidentID: ids[3], From: []string{PlaceConfirmed}, To: PlaceCancelled, OfferFor: HoldFor(2 * time.Hour), At: now.Add(23 * time.Hour)})
 	if err != nil || len(o) != 0 {
 		t.Fatalf("nobody should be offered (the waiting list is empty): %+v %v", o, err)
 	}
@@ -189,7 +189,7 @@ func TestPromotionSkipsPartyThatDoesNotFit(t *testing.T) {
 	if a.Status != PlaceConfirmed || b.Status != PlaceConfirmed || big.Status != PlaceWaiting || c.Status != PlaceConfirmed || d.Status != PlaceWaiting {
 		t.Fatalf("%s %s %s %s %s", a.Status, b.Status, big.Status, c.Status, d.Status)
 	}
-	_, o, err := s.ReleaseRegistration(ctx, PlaceRelease{Code: a.Code, ResidentID: ids[0], From: []string{PlaceConfirmed}, To: PlaceCancelled, OfferFor: time.Hour, At: now})
+	_, o, err := s.ReleaseRegistration(ctx, PlaceRelease{Code: a.Code, ResidentID: ids[0], From: []string{PlaceConfirmed}, To: PlaceCancelled, OfferFor: HoldFor(time.Hour), At: now})
 	if err != nil || len(o) != 1 || o[0].Code != d.Code {
 		t.Fatalf("offered %+v %v", o, err)
 	}
@@ -201,13 +201,13 @@ func TestPromotionSkipsPartyThatDoesNotFit(t *testing.T) {
 		r  Registration
 		id int64
 	}{{b, ids[1]}, {c, ids[3]}} {
-		_, o, err = s.ReleaseRegistration(ctx, PlaceRelease{Code: g.r.Code, ResidentID: g.id, From: []string{PlaceConfirmed}, To: PlaceCancelled, OfferFor: time.Hour, At: now})
+		_, o, err = s.ReleaseRegistration(ctx, PlaceRelease{Code: g.r.Code, ResidentID: g.id, From: []string{PlaceConfirmed}, To: PlaceCancelled, OfferFor: HoldFor(time.Hour), At: now})
 		if err != nil || len(o) != 0 {
 			t.Fatalf("release offered %+v %v", o, err)
 		}
 	}
 	// The offer declined, three are free and the party of three gets them.
-	_, o, err = s.ReleaseRegistration(ctx, PlaceRelease{Code: d.Code, ResidentID: ids[4], From: []string{PlaceOffered}, To: PlaceDeclined, OfferFor: time.Hour, At: now})
+	_, o, err = s.ReleaseRegistration(ctx, PlaceRelease{Code: d.Code, ResidentID: ids[4], From: []string{PlaceOffered}, To: PlaceDeclined, OfferFor: HoldFor(time.Hour), At: now})
 	if err != nil || len(o) != 1 || o[0].Code != big.Code {
 		t.Fatalf("decline offered %+v %v", o, err)
 	}
@@ -269,12 +269,12 @@ func TestBookingSlotsAndLapse(t *testing.T) {
 	if err != nil || uses[slot.Unix()] != (SlotUse{Held: 2, Waiting: 2}) {
 		t.Fatalf("uses %+v %v", uses, err)
 	}
-	_, offered, err := s.ReleaseBooking(ctx, PlaceRelease{Code: bs[0].Code, ResidentID: ids[0], From: []string{PlaceConfirmed}, To: PlaceCancelled, Capacity: 2, OfferFor: 2 * time.Hour, At: now})
+	_, offered, err := s.ReleaseBooking(ctx, PlaceRelease{Code: bs[0].Code, ResidentID: ids[0], From: []string{PlaceConfirmed}, To: PlaceCancelled, Capacity: 2, OfferFor: HoldFor(2 * time.Hour), At: now})
 	if err != nil || len(offered) != 1 || offered[0].Code != bs[2].Code {
 		t.Fatalf("offered %+v %v", offered, err)
 	}
 	capacity := func(string) int { return 2 }
-	lapsed, offered, err := s.LapseBookingOffers(ctx, now.Add(2*time.Hour), 2*time.Hour, capacity)
+	lapsed, offered, err := s.LapseBookingOffers(ctx, now.Add(2*time.Hour), HoldFor(2*time.Hour), capacity)
 	if err != nil || len(lapsed) != 1 || lapsed[0].Code != bs[2].Code || len(offered) != 1 || offered[0].Code != bs[3].Code {
 		t.Fatalf("lapse %+v %+v %v", lapsed, offered, err)
 	}
@@ -296,11 +296,11 @@ func TestUpsertEventIdempotentAndPromotesOnGrowth(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	ev := Event{Key: "show_2026_12", Title: "晚会", Kind: "show", StartsAt: now.Add(72 * time.Hour), Deadline: now.Add(48 * time.Hour), Capacity: 1}
-	a, _, err := s.UpsertEvent(ctx, ev, now, 2*time.Hour)
+	a, _, err := s.UpsertEvent(ctx, ev, now, HoldFor(2*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _, err := s.UpsertEvent(ctx, ev, now, 2*time.Hour)
+	b, _, err := s.UpsertEvent(ctx, ev, now, HoldFor(2*time.Hour))
 	if err != nil || b.ID != a.ID {
 		t.Fatalf("second upsert made event %d (first %d): %v", b.ID, a.ID, err)
 	}
@@ -308,7 +308,7 @@ func TestUpsertEventIdempotentAndPromotesOnGrowth(t *testing.T) {
 	s.Register(ctx, NewRegistration{EventID: a.ID, ResidentID: ids[0], Wait: true, At: now})
 	w, _, _ := s.Register(ctx, NewRegistration{EventID: a.ID, ResidentID: ids[1], Wait: true, At: now})
 	ev.Capacity = 2
-	_, offered, err := s.UpsertEvent(ctx, ev, now, 2*time.Hour)
+	_, offered, err := s.UpsertEvent(ctx, ev, now, HoldFor(2*time.Hour))
 	if err != nil || len(offered) != 1 || offered[0].Code != w.Code {
 		t.Fatalf("growth offered %+v %v", offered, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"linli/bot/telegram"
 	"linli/bot/wechat"
@@ -393,6 +394,7 @@ func (v *validator) checkPeople(c *Config) {
 		if s.Capacity < 1 {
 			v.add(k+".capacity", "must be at least 1")
 		}
+		checkDescriptions(v, k, s.Description, s.DescriptionEN)
 		if s.DaysAhead < 1 {
 			v.add(k+".days_ahead", "must be at least 1")
 		}
@@ -460,6 +462,7 @@ func (v *validator) checkPeople(c *Config) {
 		if e.Companions < 0 || e.Companions > 2 {
 			v.add(k+".companions", "must be 0, 1 or 2")
 		}
+		checkDescriptions(v, k, e.Description, e.DescriptionEN)
 	}
 	for i, t := range c.Targets {
 		k := fmt.Sprintf("targets[%d]", i)
@@ -494,11 +497,24 @@ func (c Config) uploadDir() string {
 	return filepath.Join(filepath.Dir(c.Store.Path), "uploads")
 }
 
+// maxDescription bounds a service's or event's description (either
+// language), as /event new does: it is shown in a chat message.
+const maxDescription = 500
+
+func checkDescriptions(v *validator, k, zh, en string) {
+	if n := utf8.RuneCountInString(zh); n > maxDescription {
+		v.add(k+".description", "must be at most %d characters, got %d", maxDescription, n)
+	}
+	if n := utf8.RuneCountInString(en); n > maxDescription {
+		v.add(k+".description_en", "must be at most %d characters, got %d", maxDescription, n)
+	}
+}
+
 // flowsConfig is the part of the config the conversations read.
 func (c Config) flowsConfig() flows.Config {
 	fc := flows.Config{Community: c.Community, Staff: c.Staff, Categories: c.Categories,
 		Services: c.Services, Events: c.Events, Targets: c.Targets, PublicURL: c.Server.PublicURL,
-		MessageRetentionDays: c.Store.MessageRetentionDays}
+		MessageRetentionDays: c.Store.MessageRetentionDays, QuietHours: c.SMS.QuietHours}
 	if c.Telegram.Enabled && c.Telegram.StaffChatID != 0 {
 		fc.DeskChats = append(fc.DeskChats, flows.DeskChat{Channel: "telegram", Address: strconv.FormatInt(c.Telegram.StaffChatID, 10)})
 	}
