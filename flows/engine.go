@@ -316,10 +316,14 @@ func (e *Engine) dispatch(c *Ctx) []bot.Reply {
 		c.pre = append(c.pre, bot.Reply{Text: c.T("expired", e.flowTitle(c, c.st.Flow))})
 		e.ended(c.st.Flow, "expired")
 	}
+	wasIn := c.st.Flow != "" && !c.st.Paused
+	flowBefore, stepBefore := c.st.Flow, c.st.Step
 	for _, act := range e.actions {
 		if rs, ok := act(c); ok {
-			if c.st.Flow != "" && !c.st.Paused {
-				rs = append(rs, e.prompt(c)...) // back to where the resident was
+			// Back to where the resident was, unless the action itself
+			// moved them (it started a flow and asked its question).
+			if wasIn && c.st.Flow == flowBefore && c.st.Step == stepBefore && !c.st.Paused {
+				rs = append(rs, e.prompt(c)...)
 			}
 			return rs
 		}

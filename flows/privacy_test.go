@@ -385,6 +385,17 @@ func TestEraseCanBeCalledOff(t *testing.T) {
 	expect(t, s.say("不删除"), "保持不变")
 	expect(t, s.say("删除我的信息"), "确定要删除")
 	expect(t, s.say("取消"), "已取消")
+	// Asked once, whether or not another flow was running.
+	for _, start := range []string{"", "报修"} {
+		if start != "" {
+			s.say(start)
+		}
+		rs := s.say("删除我的信息")
+		if n := strings.Count(joined(rs), "确定要删除"); n != 1 {
+			t.Fatalf("after %q the question came %d times:\n%s", start, n, joined(rs))
+		}
+		s.say("不删除")
+	}
 	if r, err := h.st.Resident(context.Background(), rid); err != nil || !r.ErasedAt.IsZero() || r.ConsentAt.IsZero() {
 		t.Fatalf("resident %+v %v", r, err)
 	}
