@@ -175,7 +175,8 @@ func (s *Store) OutboxRowByID(ctx context.Context, id int64) (OutboxRow, error) 
 // caller tells the rows of a dead dispatcher by Status == leased in the
 // returned copy, and must reconcile those with SMSOutID set before resending.
 // The copy shows each row as it was before this lease (Attempts not yet
-// counted up), except LeaseUntil: the end of this lease.
+// counted up), except LeaseUntil: the end of this lease, which later writes
+// name to prove the rows are still theirs (OutboxLease, SMSMark.Lease).
 //
 // Each kind of row is claimed through its own index range by one UPDATE,
 // so leasing stays cheap with a hundred thousand rows waiting, and the
@@ -252,11 +253,7 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 	if err != nil {
 		// Nothing was tried: the rows go back (or, should that fail too,
 		// wait for their lease to run out).
-		back := make([]OutboxRow, len(ids))
-		for i, id := range ids {
-			back[i].ID = id
-		}
-		s.ReleaseOutbox(context.WithoutCancel(ctx), back)
+		s.WriteOutbox(context.WithoutCancel(ctx), OutboxWrites{Release: []OutboxLease{{IDs: ids, Until: until}}})
 		return nil, err
 	}
 	out := make([]OutboxRow, 0, len(claims))
@@ -303,10 +300,19 @@ func (s *Store) outboxByIDs(ctx context.Context, ids []int64) (map[int64]OutboxR
 // updateIDs runs an UPDATE for many ids in chunks of an IN list, which is
 // far cheaper than a statement per row.
 func updateIDs(ctx context.Context, tx *sql.Tx, update string, args []any, ids []int64) error {
+	return updateIDsAnd(ctx, tx, update, args, ids, "")
+}
+
+// updateIDsAnd is updateIDs with a further condition on the rows (e.g. that
+// they are still leased).
+func updateIDsAnd(ctx context.Context, tx *sql.Tx, update string, args []any, ids []int64, and string) error {
 	const chunk = 500
+	if and != "" {
+		and = " AND " + and
+	}
 	for len(ids) > 0 {
 		n := min(chunk, len(ids))
-		q := update + " WHERE id IN (?" + strings.Repeat(", ?", n-1) + ")"
+		q := update + " WHERE id IN (?" + strings.Repeat(", ?", n-1) + ")" + and
 		a := append(append([]any{}, args...), int64sToAny(ids[:n])...)
 		if _, err := tx.ExecContext(ctx, q, a...); err != nil {
 			return err
@@ -410,13 +416,10 @@ func (s *Store) RecentOutbox(ctx context.Context, limit int) ([]OutboxRow, error
 // ReleaseOutbox returns leased rows that were never attempted to pending,
 // undoing the attempt their lease counted (a dispatcher stopping).
 func (s *Store) ReleaseOutbox(ctx context.Context, rows []OutboxRow) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		for _, r := range rows {
-			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'pending', lease_until = NULL,
-				attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = ? AND status = 'leased'`, r.ID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	_, err := s.WriteOutbox(ctx, OutboxWrites{Release: []OutboxLease{{IDs: ids}}})
+	return err
 }
