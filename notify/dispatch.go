@@ -68,9 +68,10 @@ type Dispatcher struct {
 	inflight map[capKey]int
 	// lead replaces markLead (tests).
 	lead time.Duration
-	// paceMu and lastStart space the starts of provider requests (pace).
-	paceMu    sync.Mutex
-	lastStart time.Time
+	// paceMu and starts keep the starts of provider requests within the
+	// limiter's rate (pace).
+	paceMu sync.Mutex
+	starts []time.Time
 }
 
 // NewDispatcher returns a dispatcher with no channels; add them with Register.
@@ -197,36 +198,48 @@ func (d *Dispatcher) process(p *pipeline, rows []store.OutboxRow) {
 	contacts, err := d.st.Contacts(send, ids)
 	if err != nil {
 		d.log.Error("outbox contacts", "err", err)
-		r.putBack(rows...)
+		r.putBack(rowIDs(rows))
 		return
 	}
 
 	// Rows whose SMS may already be out are looked up before anything else.
-	var doubt, clear []store.OutboxRow
+	var doubt, resend []store.OutboxRow
 	for _, row := range rows {
 		if row.SMSOutID != "" {
 			doubt = append(doubt, row)
-		} else {
-			clear = append(clear, row)
 		}
 	}
-	clear = append(clear, d.reconcile(ctx, send, r, doubt)...)
-	if len(doubt) > 0 && r.leaseLeft() < d.Lease/2 {
-		// The look-ups (paced by the limiter) used up much of the lease:
-		// the other rows go back to be leased afresh, and the outcomes of
-		// the look-ups are written before the next lease, so that it does
-		// not take the same rows and ask again.
-		r.putBack(clear...)
-		p.w.flush()
-		return
+	if len(doubt) > 0 {
+		resend = d.reconcile(ctx, send, r, doubt)
+		if r.leaseLeft() < d.Lease/2 {
+			// The look-ups (paced by the limiter) used up much of the
+			// lease: the other rows go back to be leased afresh, and the
+			// outcomes of the look-ups are written before the next lease,
+			// so that it does not take the same rows and ask again.
+			var back []int64
+			for _, row := range rows {
+				if row.SMSOutID == "" {
+					back = append(back, row.ID)
+				}
+			}
+			r.putBack(append(back, rowIDs(resend)...))
+			p.w.flush()
+			return
+		}
 	}
 
 	// Chat channels, one resident's rows in order, several residents at once.
 	// Rows for one target (a resident, or an address such as the staff group
 	// or one WeChat openid) keep their order; different targets go at once.
+	// Rows only for SMS reach no network here: they go straight to the SMS
+	// stage, which is after every chat send anyway.
 	var order []string
 	byResident := map[string][]store.OutboxRow{}
-	for _, row := range clear {
+	visit := func(row store.OutboxRow) {
+		if row.TargetChannel == ChannelSMS {
+			d.walk(send, r, row, contacts[row.ResidentID])
+			return
+		}
 		key := "t:" + row.TargetChannel + ":" + row.TargetAddress
 		if row.ResidentID != 0 {
 			key = "r:" + strconv.FormatInt(row.ResidentID, 10)
@@ -235,6 +248,14 @@ func (d *Dispatcher) process(p *pipeline, rows []store.OutboxRow) {
 			order = append(order, key)
 		}
 		byResident[key] = append(byResident[key], row)
+	}
+	for _, row := range rows {
+		if row.SMSOutID == "" {
+			visit(row)
+		}
+	}
+	for _, row := range resend {
+		visit(row)
 	}
 	work := make(chan []store.OutboxRow)
 	var wg sync.WaitGroup
@@ -245,7 +266,7 @@ func (d *Dispatcher) process(p *pipeline, rows []store.OutboxRow) {
 			for group := range work {
 				for i, row := range group {
 					if ctx.Err() != nil {
-						r.putBack(group[i:]...)
+						r.putBack(rowIDs(group[i:]))
 						break
 					}
 					d.walk(send, r, row, contacts[row.ResidentID])

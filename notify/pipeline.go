@@ -170,38 +170,34 @@ func (r *run) finish(row store.OutboxRow, f store.OutboxFinish) {
 }
 
 // finishGroup records one outcome for the rows of one SMS call.
-func (r *run) finishGroup(rows []store.OutboxRow, f store.OutboxFinish) {
+func (r *run) finishGroup(jobs []*smsJob, f store.OutboxFinish) {
 	if f.Status == store.OutboxPending && !f.UndoAttempt && f.SMSOutID == "" {
 		// Rows that have used their attempts fail one by one.
-		var keep []store.OutboxRow
-		for _, row := range rows {
-			if row.Attempts+1 >= r.d.MaxAttempts {
-				r.finish(row, f)
+		var keep []*smsJob
+		for _, j := range jobs {
+			if j.row.Attempts+1 >= r.d.MaxAttempts {
+				r.finish(j.row, f)
 			} else {
-				keep = append(keep, row)
+				keep = append(keep, j)
 			}
 		}
-		rows = keep
+		jobs = keep
 	}
-	if len(rows) == 0 {
+	if len(jobs) == 0 {
 		return
 	}
 	if f.Status == store.OutboxPending && f.RetryAt.IsZero() {
-		f.RetryAt = r.d.now().Add(Backoff(rows[0].Attempts + 1))
+		f.RetryAt = r.d.now().Add(Backoff(jobs[0].row.Attempts + 1))
 	}
 	if f.At.IsZero() {
 		f.At = r.d.now()
 	}
-	ids := make([]int64, len(rows))
-	for i, row := range rows {
-		ids[i] = row.ID
-	}
-	r.p.w.add(store.OutboxWrites{Groups: []store.OutboxGroupFinish{{IDs: ids, Finish: f}}})
+	r.p.w.add(store.OutboxWrites{Groups: []store.OutboxGroupFinish{{IDs: jobIDs(jobs), Finish: f}}})
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.handled += len(rows)
-	for _, row := range rows {
-		r.note(row, f)
+	r.handled += len(jobs)
+	for _, j := range jobs {
+		r.note(j.row, f)
 	}
 }
 
@@ -214,15 +210,15 @@ func (r *run) held() {
 
 // putBack returns rows that were never tried (the dispatcher is stopping,
 // or their lease is running out), if they are still the chunk's.
-func (r *run) putBack(rows ...store.OutboxRow) {
-	r.p.w.add(store.OutboxWrites{Release: []store.OutboxLease{{IDs: rowIDs(rows), Until: r.until}}})
+func (r *run) putBack(ids []int64) {
+	r.p.w.add(store.OutboxWrites{Release: []store.OutboxLease{{IDs: ids, Until: r.until}}})
 }
 
 // unmark returns rows whose mark was written but whose call was never made
 // (the dispatcher stopped while it waited for the limiter): nothing went
 // out, so their OutId goes too and no look-up is needed later.
-func (r *run) unmark(rows []store.OutboxRow) {
-	r.p.w.add(store.OutboxWrites{Unmark: []store.OutboxLease{{IDs: rowIDs(rows), Until: r.until}}})
+func (r *run) unmark(ids []int64) {
+	r.p.w.add(store.OutboxWrites{Unmark: []store.OutboxLease{{IDs: ids, Until: r.until}}})
 }
 
 // leaseLeft is how much of the chunk's lease is left.
@@ -245,6 +241,14 @@ func rowIDs(rows []store.OutboxRow) []int64 {
 	ids := make([]int64, len(rows))
 	for i, row := range rows {
 		ids[i] = row.ID
+	}
+	return ids
+}
+
+func jobIDs(jobs []*smsJob) []int64 {
+	ids := make([]int64, len(jobs))
+	for i, j := range jobs {
+		ids[i] = j.row.ID
 	}
 	return ids
 }

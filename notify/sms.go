@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -262,21 +263,31 @@ func (d *Dispatcher) waitTurn(ctx context.Context) error {
 	return nil
 }
 
-// pace keeps the starts of provider requests at least one token's time
-// apart. The limiter hands tokens out in time, but a call that sets out
-// late (its marks took longer than markLead) would otherwise start right
-// before the next one, and the provider counts starts.
+// pace holds a provider request back while as many requests started in
+// the last second as the limiter allows in one (its burst plus its rate).
+// The limiter hands tokens out on time, but a call whose marks took longer
+// than markLead sets out late, and the provider counts starts, not tokens.
+// A sliding window, rather than a minimum gap between starts, lets the
+// timer's jitter pass without adding up.
 func (d *Dispatcher) pace(ctx context.Context) bool {
-	if d.Limiter == nil || d.Limiter.Limit() == rate.Inf || d.Limiter.Limit() <= 0 {
+	if d.Limiter == nil || d.Limiter.Limit() == rate.Inf {
 		return true
 	}
-	gap := time.Duration(float64(time.Second) / float64(d.Limiter.Limit()))
+	n := d.Limiter.Burst() + int(d.Limiter.Limit())
+	if n <= 0 {
+		return true
+	}
 	d.paceMu.Lock()
 	defer d.paceMu.Unlock()
-	if !sleep(ctx, time.Until(d.lastStart.Add(gap))) {
-		return false
+	if len(d.starts) >= n {
+		if !sleep(ctx, time.Until(d.starts[len(d.starts)-n].Add(time.Second))) {
+			return false
+		}
 	}
-	d.lastStart = time.Now()
+	if len(d.starts) >= 2*n {
+		d.starts = append(d.starts[:0], d.starts[len(d.starts)-n:]...)
+	}
+	d.starts = append(d.starts, time.Now())
 	return true
 }
 
@@ -490,10 +501,7 @@ func (d *Dispatcher) smsBatch() int {
 // the limiter lets it.
 func (d *Dispatcher) runCall(p *pipeline, r *run, c smsCall) {
 	ctx, send, provider := p.ctx, p.send, p.provider
-	rows := make([]store.OutboxRow, len(c.jobs))
-	for i, j := range c.jobs {
-		rows[i] = j.row
-	}
+	ids := jobIDs(c.jobs)
 	var caps []capKey
 	if c.reserved {
 		caps = c.capKeys()
@@ -504,9 +512,9 @@ func (d *Dispatcher) runCall(p *pipeline, r *run, c smsCall) {
 		d.unreserve(caps)
 		d.capsMu.Unlock()
 		if c.marked {
-			r.unmark(rows)
+			r.unmark(ids)
 		} else {
-			r.putBack(rows...)
+			r.putBack(ids)
 		}
 	}
 	if ctx.Err() != nil {
@@ -540,13 +548,11 @@ func (d *Dispatcher) runCall(p *pipeline, r *run, c smsCall) {
 		giveUp()
 		return
 	}
-	outID := rows[0].ID
 	attempts := make([]store.SMSAttempt, len(c.jobs))
 	for i, j := range c.jobs {
-		outID = min(outID, j.row.ID)
 		attempts[i] = store.SMSAttempt{ID: j.row.ID, Phone: j.phone}
 	}
-	out := strconv.FormatInt(outID, 10)
+	out := strconv.FormatInt(slices.Min(ids), 10)
 	err := p.w.mark(store.SMSMark{Rows: attempts, OutID: out, Template: c.template, At: d.now(), Lease: r.until}, caps)
 	if err != nil && slot != nil {
 		slot.Cancel()
@@ -554,21 +560,21 @@ func (d *Dispatcher) runCall(p *pipeline, r *run, c smsCall) {
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
 		// Not the chunk's rows any more: nothing of them is written.
-		d.log.Warn("outbox lease lost before an SMS call", "rows", len(rows))
+		d.log.Warn("outbox lease lost before an SMS call", "rows", len(ids))
 		return
 	case err != nil:
-		r.finishGroup(rows, pending(ChannelSMS, "mark: "+err.Error()))
+		r.finishGroup(c.jobs, pending(ChannelSMS, "mark: "+err.Error()))
 		return
 	}
 	if slot != nil && (!sleep(ctx, slot.Delay()) || !d.pace(ctx)) {
 		slot.Cancel()
-		r.unmark(rows)
+		r.unmark(ids)
 		return
 	}
 	if r.leaseLeft() < d.Lease/8 {
 		// The slot came too late (the limiter is shared with look-ups):
 		// the rows may soon be taken over, so the call is not made.
-		r.unmark(rows)
+		r.unmark(ids)
 		return
 	}
 	var biz string
@@ -592,7 +598,7 @@ func (d *Dispatcher) runCall(p *pipeline, r *run, c smsCall) {
 	if err == nil {
 		f := smsOutcome(store.OutboxSent, provider, "")
 		f.ProviderID, f.SMSOutID, f.OutIDOnRecord = biz, out, true
-		r.finishGroup(rows, f)
+		r.finishGroup(c.jobs, f)
 		return
 	}
 	note := err.Error()
@@ -609,13 +615,13 @@ func (d *Dispatcher) runCall(p *pipeline, r *run, c smsCall) {
 	case mayHaveSent(err) && canLookup:
 		f := smsOutcome(store.OutboxPending, provider, "in doubt: "+note)
 		f.SMSOutID, f.OutIDOnRecord = out, true
-		r.finishGroup(rows, f)
+		r.finishGroup(c.jobs, f)
 	case isTemporary(err):
 		f := smsOutcome(store.OutboxPending, provider, note)
 		f.RetryAt = retryAt(err, d.now())
-		r.finishGroup(rows, f)
+		r.finishGroup(c.jobs, f)
 	default:
-		r.finishGroup(rows, smsOutcome(store.OutboxFailed, provider, note))
+		r.finishGroup(c.jobs, smsOutcome(store.OutboxFailed, provider, note))
 	}
 }
 
@@ -648,11 +654,11 @@ func (d *Dispatcher) reconcile(ctx, send context.Context, r *run, rows []store.O
 			defer wg.Done()
 			for row := range work {
 				if ctx.Err() != nil {
-					r.putBack(row)
+					r.putBack([]int64{row.ID})
 					continue
 				}
 				if err := d.waitTurn(ctx); err != nil {
-					r.putBack(row)
+					r.putBack([]int64{row.ID})
 					continue
 				}
 				rec, found, err := lk.Lookup(send, row.SMSPhone, row.SMSOutID, row.SMSTryAt)
