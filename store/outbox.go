@@ -205,7 +205,13 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 		status    string
 	}
 	var claims []claim
-	until := time.Unix(now.Add(lease).Unix(), 0)
+	// Stored in whole seconds, rounded up: a lease is never shorter than
+	// asked, which the dispatcher counts on when it sees how much is left.
+	end := now.Add(lease)
+	until := time.Unix(end.Unix(), 0)
+	if until.Before(end) {
+		until = until.Add(time.Second)
+	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		claims = claims[:0]
 		for _, q := range queries {

@@ -53,9 +53,14 @@ func TestLeaseOrderAndCopies(t *testing.T) {
 			t.Fatalf("stored %+v for copy %+v", stored, r)
 		}
 	}
-	// The limit holds across the three kinds of rows.
-	if more, _ := s.LeaseOutbox(ctx, now.Add(2*time.Minute), time.Minute, 2); len(more) != 2 {
+	// The limit holds across the three kinds of rows, and a lease stored in
+	// whole seconds is rounded up, never shorter than asked.
+	more, _ := s.LeaseOutbox(ctx, now.Add(2*time.Minute+300*time.Millisecond), time.Minute, 2)
+	if len(more) != 2 {
 		t.Fatalf("limit 2 leased %d", len(more))
+	}
+	if want := now.Add(3*time.Minute + time.Second); !more[0].LeaseUntil.Equal(want) {
+		t.Fatalf("lease until %v, want %v", more[0].LeaseUntil, want)
 	}
 }
 
