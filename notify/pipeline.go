@@ -32,6 +32,7 @@ type pipeline struct {
 	callers  sync.WaitGroup
 	chunks   sync.WaitGroup // chunks whose rows are not all settled
 	handled  atomic.Int64
+	alertMu  sync.Mutex // Alerts hears of one chunk at a time, as before chunks overlapped
 
 	// ahead counts the rows and calls planned but not yet taken by a
 	// caller; planning waits while they exceed maxAhead rows (about one
@@ -148,7 +149,9 @@ func (r *run) done() {
 	if len(r.problems) > 0 && r.d.Alerts != nil {
 		// Staff hear of a problem only once its outcome is on record.
 		p.w.flush()
+		p.alertMu.Lock()
 		r.d.Alerts.DeliveryProblems(p.send, r.problems)
+		p.alertMu.Unlock()
 	} else {
 		// The chunk's last outcomes need not wait for a later call's marks.
 		p.w.wake()
