@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -59,6 +60,18 @@ type Dispatcher struct {
 	// answer is lost.
 	SMSBatch int
 	mu       sync.Mutex // one run at a time in this process
+
+	// capsMu orders per-number cap checks against the writes of marks;
+	// inflight counts SMS that passed the caps but whose marks are not on
+	// record yet (see applyCaps).
+	capsMu   sync.Mutex
+	inflight map[capKey]int
+	// lead replaces markLead (tests).
+	lead time.Duration
+	// paceMu and starts keep the starts of provider requests within the
+	// limiter's rate (pace).
+	paceMu sync.Mutex
+	starts []time.Time
 }
 
 // NewDispatcher returns a dispatcher with no channels; add them with Register.
@@ -85,28 +98,49 @@ func (d *Dispatcher) RegisterPull(channel string) { d.pull[channel] = true }
 func (d *Dispatcher) Watch(o *Outbox) { d.outbox = o }
 
 // RunOnce leases and sends due rows until none are left or ctx ends. It
-// returns how many rows it handled.
+// returns how many rows it handled. The next chunk is leased and planned
+// while the SMS calls of the last one wait for the rate limiter.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	total := 0
+	for {
+		p := d.startPipeline(ctx)
+		err := d.leaseAll(ctx, p)
+		total += p.stop()
+		if err != nil || ctx.Err() != nil {
+			return total, cmp.Or(err, ctx.Err())
+		}
+		// Rows may have arrived while the last outcomes were written; a
+		// wake-up during a run is refused and left to the run itself.
+		if d.outbox == nil || !d.outbox.dirty.Load() {
+			return total, nil
+		}
+	}
+}
+
+// leaseAll leases chunks and hands them to p until none are due.
+func (d *Dispatcher) leaseAll(ctx context.Context, p *pipeline) error {
 	for ctx.Err() == nil {
 		if d.outbox != nil {
 			d.outbox.dirty.Store(false)
 		}
 		rows, err := d.st.LeaseOutbox(ctx, d.now(), d.Lease, max(d.Batch, 1))
 		if err != nil {
-			return total, fmt.Errorf("notify: lease: %w", err)
+			return fmt.Errorf("notify: lease: %w", err)
 		}
 		if len(rows) == 0 {
+			// Rows that arrive while the last calls finish (alerts about
+			// them, say) are sent in this run too.
+			p.idle()
 			if d.outbox != nil && d.outbox.dirty.Load() {
 				continue
 			}
-			return total, nil
+			return nil
 		}
-		total += d.process(ctx, rows)
+		d.process(p, rows)
 	}
-	return total, ctx.Err()
+	return nil
 }
 
 // Run dispatches whenever the outbox is woken or every tick, until ctx ends.
@@ -129,91 +163,6 @@ func (d *Dispatcher) Run(ctx context.Context, o *Outbox, tick time.Duration) {
 	}
 }
 
-// run collects the outcomes of one chunk of rows.
-type run struct {
-	d        *Dispatcher
-	mu       sync.Mutex
-	finishes []store.OutboxFinish
-	groups   []groupFinish
-	release  []store.OutboxRow
-	problems []store.OutboxRow
-	sms      []*smsJob
-	handled  int
-}
-
-type groupFinish struct {
-	rows []store.OutboxRow
-	f    store.OutboxFinish
-}
-
-// finish records one row's outcome, turning a retry into a failure once the
-// row has used its attempts.
-func (r *run) finish(row store.OutboxRow, f store.OutboxFinish) {
-	f = r.d.settle(row, f)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	f.ID = row.ID
-	r.finishes = append(r.finishes, f)
-	r.handled++
-	r.note(row, f)
-}
-
-// finishGroup records one outcome for the rows of one SMS call.
-func (r *run) finishGroup(rows []store.OutboxRow, f store.OutboxFinish) {
-	if f.Status == store.OutboxPending && !f.UndoAttempt && f.SMSOutID == "" {
-		// Rows that have used their attempts fail one by one.
-		var keep []store.OutboxRow
-		for _, row := range rows {
-			if row.Attempts+1 >= r.d.MaxAttempts {
-				r.finish(row, f)
-			} else {
-				keep = append(keep, row)
-			}
-		}
-		rows = keep
-	}
-	if len(rows) == 0 {
-		return
-	}
-	if f.Status == store.OutboxPending && f.RetryAt.IsZero() {
-		f.RetryAt = r.d.now().Add(Backoff(rows[0].Attempts + 1))
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.groups = append(r.groups, groupFinish{rows: rows, f: f})
-	r.handled += len(rows)
-	for _, row := range rows {
-		r.note(row, f)
-	}
-}
-
-// held counts a row parked for a pull channel (HoldOutbox recorded it).
-func (r *run) held() {
-	r.mu.Lock()
-	r.handled++
-	r.mu.Unlock()
-}
-
-// putBack returns rows that were never tried (the dispatcher is stopping).
-func (r *run) putBack(rows ...store.OutboxRow) {
-	r.mu.Lock()
-	r.release = append(r.release, rows...)
-	r.mu.Unlock()
-}
-
-func (r *run) note(row store.OutboxRow, f store.OutboxFinish) {
-	if (f.Status == store.OutboxFailed || f.Status == store.OutboxUnreachable) && row.Kind != KindAlert && row.Kind != KindNotice {
-		row.Status, row.Error = f.Status, f.Error
-		r.problems = append(r.problems, row)
-	}
-}
-
-func (r *run) queueSMS(j *smsJob) {
-	r.mu.Lock()
-	r.sms = append(r.sms, j)
-	r.mu.Unlock()
-}
-
 // settle applies the attempt limit and the backoff to a retry.
 func (d *Dispatcher) settle(row store.OutboxRow, f store.OutboxFinish) store.OutboxFinish {
 	if f.At.IsZero() {
@@ -234,44 +183,63 @@ func (d *Dispatcher) settle(row store.OutboxRow, f store.OutboxFinish) store.Out
 	return f
 }
 
-// process sends one leased chunk and records every outcome.
-func (d *Dispatcher) process(ctx context.Context, rows []store.OutboxRow) int {
-	// A row handed to a channel is finished even during shutdown, so its
-	// outcome is recorded; rows not started yet go back to pending.
-	send := context.WithoutCancel(ctx)
+// process sends one leased chunk: chat channels at once, SMS by handing
+// planned calls to the pipeline, which records every outcome.
+func (d *Dispatcher) process(p *pipeline, rows []store.OutboxRow) {
+	ctx, send := p.ctx, p.send
+	r := p.newRun(rows[0].LeaseUntil)
+	defer r.done()
 	ids := make([]int64, 0, len(rows))
-	for _, r := range rows {
-		if r.ResidentID != 0 {
-			ids = append(ids, r.ResidentID)
+	for _, row := range rows {
+		if row.ResidentID != 0 {
+			ids = append(ids, row.ResidentID)
 		}
 	}
 	contacts, err := d.st.Contacts(send, ids)
 	if err != nil {
 		d.log.Error("outbox contacts", "err", err)
-		if err := d.st.ReleaseOutbox(send, rows); err != nil {
-			d.log.Error("outbox release", "err", err)
-		}
-		return 0
+		r.putBack(rowIDs(rows))
+		return
 	}
-	r := &run{d: d}
 
 	// Rows whose SMS may already be out are looked up before anything else.
-	var doubt, clear []store.OutboxRow
+	var doubt, resend []store.OutboxRow
 	for _, row := range rows {
 		if row.SMSOutID != "" {
 			doubt = append(doubt, row)
-		} else {
-			clear = append(clear, row)
 		}
 	}
-	clear = append(clear, d.reconcile(ctx, send, r, doubt)...)
+	if len(doubt) > 0 {
+		resend = d.reconcile(ctx, send, r, doubt)
+		if r.leaseLeft() < d.Lease/2 {
+			// The look-ups (paced by the limiter) used up much of the
+			// lease: the other rows go back to be leased afresh, and the
+			// outcomes of the look-ups are written before the next lease,
+			// so that it does not take the same rows and ask again.
+			var back []int64
+			for _, row := range rows {
+				if row.SMSOutID == "" {
+					back = append(back, row.ID)
+				}
+			}
+			r.putBack(append(back, rowIDs(resend)...))
+			p.w.flush()
+			return
+		}
+	}
 
 	// Chat channels, one resident's rows in order, several residents at once.
 	// Rows for one target (a resident, or an address such as the staff group
 	// or one WeChat openid) keep their order; different targets go at once.
+	// Rows only for SMS reach no network here: they go straight to the SMS
+	// stage, which is after every chat send anyway.
 	var order []string
 	byResident := map[string][]store.OutboxRow{}
-	for _, row := range clear {
+	visit := func(row store.OutboxRow) {
+		if row.TargetChannel == ChannelSMS {
+			d.walk(send, r, row, contacts[row.ResidentID])
+			return
+		}
 		key := "t:" + row.TargetChannel + ":" + row.TargetAddress
 		if row.ResidentID != 0 {
 			key = "r:" + strconv.FormatInt(row.ResidentID, 10)
@@ -280,6 +248,14 @@ func (d *Dispatcher) process(ctx context.Context, rows []store.OutboxRow) int {
 			order = append(order, key)
 		}
 		byResident[key] = append(byResident[key], row)
+	}
+	for _, row := range rows {
+		if row.SMSOutID == "" {
+			visit(row)
+		}
+	}
+	for _, row := range resend {
+		visit(row)
 	}
 	work := make(chan []store.OutboxRow)
 	var wg sync.WaitGroup
@@ -290,7 +266,7 @@ func (d *Dispatcher) process(ctx context.Context, rows []store.OutboxRow) int {
 			for group := range work {
 				for i, row := range group {
 					if ctx.Err() != nil {
-						r.putBack(group[i:]...)
+						r.putBack(rowIDs(group[i:]))
 						break
 					}
 					d.walk(send, r, row, contacts[row.ResidentID])
@@ -304,29 +280,7 @@ func (d *Dispatcher) process(ctx context.Context, rows []store.OutboxRow) int {
 	close(work)
 	wg.Wait()
 
-	d.sendSMS(ctx, send, r, r.sms)
-
-	if err := d.st.FinishOutboxMany(send, r.finishes); err != nil {
-		d.log.Error("outbox finish", "rows", len(r.finishes), "err", err)
-	}
-	for _, g := range r.groups {
-		ids := make([]int64, len(g.rows))
-		for i, row := range g.rows {
-			ids[i] = row.ID
-		}
-		if err := d.st.FinishOutboxGroup(send, ids, g.f); err != nil {
-			d.log.Error("outbox finish", "rows", len(ids), "err", err)
-		}
-	}
-	if len(r.release) > 0 {
-		if err := d.st.ReleaseOutbox(send, r.release); err != nil {
-			d.log.Error("outbox release", "err", err)
-		}
-	}
-	if len(r.problems) > 0 && d.Alerts != nil {
-		d.Alerts.DeliveryProblems(send, r.problems)
-	}
-	return r.handled
+	d.sendSMS(p, r, r.sms)
 }
 
 // walk tries a row's chat channels in order; when the chain reaches SMS the

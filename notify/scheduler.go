@@ -345,10 +345,8 @@ func (sc *Scheduler) receipts(ctx context.Context, now time.Time) error {
 		return err
 	}
 	for _, r := range rows {
-		if d.Limiter != nil {
-			if err := d.Limiter.Wait(ctx); err != nil {
-				return nil
-			}
+		if err := d.waitTurn(ctx); err != nil {
+			return nil
 		}
 		rec, found, err := sc.opt.Receipts.Receipt(ctx, r.SMSPhone, r.ProviderID, r.SMSOutID, r.SMSTryAt)
 		switch {

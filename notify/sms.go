@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"linli/notify/aliyun"
 	"linli/store"
@@ -185,7 +188,7 @@ func smsOutcome(status, provider, why string) store.OutboxFinish {
 // sendSMS checks the rows that reached SMS against the rules (a mobile
 // number, an approved template, quiet hours, the per-number caps) and sends
 // the rest in as few provider calls as the provider allows.
-func (d *Dispatcher) sendSMS(ctx, send context.Context, r *run, jobs []*smsJob) {
+func (d *Dispatcher) sendSMS(p *pipeline, r *run, jobs []*smsJob) {
 	if len(jobs) == 0 {
 		return
 	}
@@ -199,7 +202,6 @@ func (d *Dispatcher) sendSMS(ctx, send context.Context, r *run, jobs []*smsJob) 
 		}
 		return
 	}
-	provider := d.sms.Name()
 	tc, _ := d.sms.(TemplateChecker)
 	var ready []*smsJob
 	for _, j := range jobs {
@@ -220,30 +222,111 @@ func (d *Dispatcher) sendSMS(ctx, send context.Context, r *run, jobs []*smsJob) 
 			ready = append(ready, j)
 		}
 	}
-	ready = d.applyCaps(send, r, ready, now)
-	calls := d.planCalls(ready)
-	work := make(chan smsCall)
-	var wg sync.WaitGroup
-	for w := 0; w < max(d.Workers, 1); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range work {
-				d.runCall(ctx, send, r, provider, c)
-			}
-		}()
+	ready = d.applyCaps(p.send, r, ready, now)
+	for _, c := range d.planCalls(ready) {
+		c.reserved = true
+		p.call(r, c)
 	}
-	for _, c := range calls {
-		work <- c
+}
+
+// markLead is how long before its slot a call's marks are written: time
+// for the writer to commit them while it is busy with other rows.
+const markLead = 50 * time.Millisecond
+
+// sleep waits for d (nothing when d <= 0) and reports whether ctx is still
+// live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
 	}
-	close(work)
-	wg.Wait()
+	return ctx.Err() == nil
+}
+
+// waitTurn waits until a provider request may start: for a token of the
+// limiter, then for pace.
+func (d *Dispatcher) waitTurn(ctx context.Context) error {
+	if d.Limiter == nil {
+		return nil
+	}
+	if err := d.Limiter.Wait(ctx); err != nil {
+		return err
+	}
+	if !d.pace(ctx) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// pace holds a provider request back while as many requests started in
+// the last second as the limiter allows in one (its burst plus its rate).
+// The limiter hands tokens out on time, but a call whose marks took longer
+// than markLead sets out late, and the provider counts starts, not tokens.
+// A sliding window, rather than a minimum gap between starts, lets the
+// timer's jitter pass without adding up.
+func (d *Dispatcher) pace(ctx context.Context) bool {
+	if d.Limiter == nil || d.Limiter.Limit() == rate.Inf {
+		return true
+	}
+	n := d.Limiter.Burst() + int(d.Limiter.Limit())
+	if n <= 0 {
+		return true
+	}
+	d.paceMu.Lock()
+	defer d.paceMu.Unlock()
+	if len(d.starts) >= n {
+		if !sleep(ctx, time.Until(d.starts[len(d.starts)-n].Add(time.Second))) {
+			return false
+		}
+	}
+	if len(d.starts) >= 2*n {
+		d.starts = append(d.starts[:0], d.starts[len(d.starts)-n:]...)
+	}
+	d.starts = append(d.starts, time.Now())
+	return true
+}
+
+// capKey names a per-number cap: one template to one number.
+type capKey struct{ template, phone string }
+
+// unreserve ends the reservations of SMS that are now on record (their
+// marks are committed) or will not go out after all. The caller holds
+// capsMu.
+func (d *Dispatcher) unreserve(keys []capKey) {
+	for _, k := range keys {
+		if d.inflight[k]--; d.inflight[k] <= 0 {
+			delete(d.inflight, k)
+		}
+	}
+}
+
+func (c smsCall) capKeys() []capKey {
+	keys := make([]capKey, len(c.jobs))
+	for i, j := range c.jobs {
+		keys[i] = capKey{j.row.Body.Template, j.phone}
+	}
+	return keys
 }
 
 // applyCaps keeps the per-number limits: verification codes 1 a minute, 5
 // an hour, 10 a day (a late code is useless, so one over the cap fails);
 // other templates 50 a day (one over waits for the next day).
+//
+// The database counts SMS whose marks are on record. SMS of earlier chunks
+// that passed the caps but are not marked yet (their calls wait for the
+// limiter) are counted from d.inflight, and the SMS passed here are added
+// to it; capsMu keeps a mark's commit from falling between the two counts.
 func (d *Dispatcher) applyCaps(ctx context.Context, r *run, jobs []*smsJob, now time.Time) []*smsJob {
+	d.capsMu.Lock()
+	defer d.capsMu.Unlock()
+	if d.inflight == nil {
+		d.inflight = map[capKey]int{}
+	}
 	today := dayStart(now, d.Loc)
 	byTemplate := map[string][]*smsJob{}
 	var order []string
@@ -272,6 +355,17 @@ func (d *Dispatcher) applyCaps(ctx context.Context, r *run, jobs []*smsJob, now 
 			}
 			continue
 		}
+		addInflight := func(counts map[string]int) {
+			if len(d.inflight) == 0 {
+				return
+			}
+			for _, p := range phones {
+				if n := d.inflight[capKey{t, p}]; n > 0 {
+					counts[p] += n
+				}
+			}
+		}
+		addInflight(day)
 		if t == KindVerifyCode {
 			hour, err1 := d.st.SMSSentCounts(ctx, phones, t, now.Add(-time.Hour))
 			minute, err2 := d.st.SMSSentCounts(ctx, phones, t, now.Add(-time.Minute))
@@ -281,6 +375,8 @@ func (d *Dispatcher) applyCaps(ctx context.Context, r *run, jobs []*smsJob, now 
 				}
 				continue
 			}
+			addInflight(hour)
+			addInflight(minute)
 			for _, j := range js {
 				switch {
 				case minute[j.phone] >= VerifyPerMinute:
@@ -293,6 +389,7 @@ func (d *Dispatcher) applyCaps(ctx context.Context, r *run, jobs []*smsJob, now 
 					minute[j.phone]++
 					hour[j.phone]++
 					day[j.phone]++
+					d.inflight[capKey{t, j.phone}]++
 					ok = append(ok, j)
 				}
 			}
@@ -304,6 +401,7 @@ func (d *Dispatcher) applyCaps(ctx context.Context, r *run, jobs []*smsJob, now 
 				continue
 			}
 			day[j.phone]++
+			d.inflight[capKey{t, j.phone}]++
 			ok = append(ok, j)
 		}
 	}
@@ -316,6 +414,12 @@ type smsCall struct {
 	jobs     []*smsJob
 	template string
 	same     bool
+	// reserved: its jobs hold per-number reservations (d.inflight) until
+	// the call's marks are committed.
+	reserved bool
+	// marked: its rows carry the OutId of a call of this lease that was
+	// refused (a half of a call with a bad number).
+	marked bool
 }
 
 // planCalls groups rows into provider calls: rows with the same template and
@@ -390,38 +494,90 @@ func (d *Dispatcher) smsBatch() int {
 	return defaultSMSBatchSize
 }
 
-// runCall makes one provider call: it waits for the rate limiter, records
-// the OutId on every row it carries, calls, and records the outcome. A call
+// runCall makes one provider call: it records the OutId on every row it
+// carries, waits for the rate limiter, calls, and queues the outcome. A call
 // whose answer is lost leaves its rows in doubt (OutId kept) for reconcile.
-func (d *Dispatcher) runCall(ctx, send context.Context, r *run, provider string, c smsCall) {
-	rows := make([]store.OutboxRow, len(c.jobs))
-	for i, j := range c.jobs {
-		rows[i] = j.row
+// The marks are written before the wait, so the call goes out the moment
+// the limiter lets it.
+func (d *Dispatcher) runCall(p *pipeline, r *run, c smsCall) {
+	ctx, send, provider := p.ctx, p.send, p.provider
+	ids := jobIDs(c.jobs)
+	var caps []capKey
+	if c.reserved {
+		caps = c.capKeys()
+	}
+	// giveUp returns the rows untried: the dispatcher is stopping.
+	giveUp := func() {
+		d.capsMu.Lock()
+		d.unreserve(caps)
+		d.capsMu.Unlock()
+		if c.marked {
+			r.unmark(ids)
+		} else {
+			r.putBack(ids)
+		}
 	}
 	if ctx.Err() != nil {
-		r.putBack(rows...)
+		giveUp()
 		return
 	}
+	// The call's slot is reserved first, so that its marks are written
+	// shortly before it (few rows are in doubt if the process dies) and
+	// the call goes out the moment the slot comes.
+	var slot *rate.Reservation
 	if d.Limiter != nil {
-		if err := d.Limiter.Wait(ctx); err != nil {
-			r.putBack(rows...)
+		slot = d.Limiter.Reserve()
+		lead := markLead
+		if d.lead > 0 {
+			lead = d.lead
+		}
+		if !slot.OK() || !sleep(ctx, slot.Delay()-lead) {
+			slot.Cancel()
+			giveUp()
 			return
 		}
 	}
-	outID := rows[0].ID
+	// A call goes out only well inside its rows' lease: once the lease has
+	// run out another dispatcher may take them over, and it must not find
+	// the OutId of a call that is still to come. Rows too close to the end
+	// go back and are leased afresh.
+	if left := r.leaseLeft(); left < d.Lease/4 {
+		if slot != nil {
+			slot.Cancel()
+		}
+		giveUp()
+		return
+	}
 	attempts := make([]store.SMSAttempt, len(c.jobs))
 	for i, j := range c.jobs {
-		outID = min(outID, j.row.ID)
 		attempts[i] = store.SMSAttempt{ID: j.row.ID, Phone: j.phone}
 	}
-	out := strconv.FormatInt(outID, 10)
-	at := d.now()
-	if err := d.st.MarkSMSAttempt(send, attempts, out, c.template, at); err != nil {
-		r.finishGroup(rows, pending(ChannelSMS, "mark: "+err.Error()))
+	out := strconv.FormatInt(slices.Min(ids), 10)
+	err := p.w.mark(store.SMSMark{Rows: attempts, OutID: out, Template: c.template, At: d.now(), Lease: r.until}, caps)
+	if err != nil && slot != nil {
+		slot.Cancel()
+	}
+	switch {
+	case errors.Is(err, store.ErrLeaseLost):
+		// Not the chunk's rows any more: nothing of them is written.
+		d.log.Warn("outbox lease lost before an SMS call", "rows", len(ids))
+		return
+	case err != nil:
+		r.finishGroup(c.jobs, pending(ChannelSMS, "mark: "+err.Error()))
+		return
+	}
+	if slot != nil && (!sleep(ctx, slot.Delay()) || !d.pace(ctx)) {
+		slot.Cancel()
+		r.unmark(ids)
+		return
+	}
+	if r.leaseLeft() < d.Lease/8 {
+		// The slot came too late (the limiter is shared with look-ups):
+		// the rows may soon be taken over, so the call is not made.
+		r.unmark(ids)
 		return
 	}
 	var biz string
-	var err error
 	switch {
 	case len(c.jobs) == 1:
 		biz, err = d.sms.SendSMS(send, c.jobs[0].phone, c.template, c.jobs[0].params(), out)
@@ -441,8 +597,8 @@ func (d *Dispatcher) runCall(ctx, send context.Context, r *run, provider string,
 	d.observeSMS(provider, err)
 	if err == nil {
 		f := smsOutcome(store.OutboxSent, provider, "")
-		f.ProviderID, f.SMSOutID = biz, out
-		r.finishGroup(rows, f)
+		f.ProviderID, f.SMSOutID, f.OutIDOnRecord = biz, out, true
+		r.finishGroup(c.jobs, f)
 		return
 	}
 	note := err.Error()
@@ -450,22 +606,22 @@ func (d *Dispatcher) runCall(ctx, send context.Context, r *run, provider string,
 		// Aliyun refuses the whole call for one bad number without saying
 		// which; halves find it in a few calls and the others still go.
 		half := len(c.jobs) / 2
-		d.runCall(ctx, send, r, provider, smsCall{jobs: c.jobs[:half], template: c.template, same: c.same})
-		d.runCall(ctx, send, r, provider, smsCall{jobs: c.jobs[half:], template: c.template, same: c.same})
+		d.runCall(p, r, smsCall{jobs: c.jobs[:half], template: c.template, same: c.same, marked: true})
+		d.runCall(p, r, smsCall{jobs: c.jobs[half:], template: c.template, same: c.same, marked: true})
 		return
 	}
 	_, canLookup := d.sms.(SMSLookup)
 	switch {
 	case mayHaveSent(err) && canLookup:
 		f := smsOutcome(store.OutboxPending, provider, "in doubt: "+note)
-		f.SMSOutID = out
-		r.finishGroup(rows, f)
+		f.SMSOutID, f.OutIDOnRecord = out, true
+		r.finishGroup(c.jobs, f)
 	case isTemporary(err):
 		f := smsOutcome(store.OutboxPending, provider, note)
 		f.RetryAt = retryAt(err, d.now())
-		r.finishGroup(rows, f)
+		r.finishGroup(c.jobs, f)
 	default:
-		r.finishGroup(rows, smsOutcome(store.OutboxFailed, provider, note))
+		r.finishGroup(c.jobs, smsOutcome(store.OutboxFailed, provider, note))
 	}
 }
 
@@ -498,20 +654,18 @@ func (d *Dispatcher) reconcile(ctx, send context.Context, r *run, rows []store.O
 			defer wg.Done()
 			for row := range work {
 				if ctx.Err() != nil {
-					r.putBack(row)
+					r.putBack([]int64{row.ID})
 					continue
 				}
-				if d.Limiter != nil {
-					if err := d.Limiter.Wait(ctx); err != nil {
-						r.putBack(row)
-						continue
-					}
+				if err := d.waitTurn(ctx); err != nil {
+					r.putBack([]int64{row.ID})
+					continue
 				}
 				rec, found, err := lk.Lookup(send, row.SMSPhone, row.SMSOutID, row.SMSTryAt)
 				switch {
 				case err != nil:
 					f := smsOutcome(store.OutboxPending, provider, "reconcile: "+err.Error())
-					f.SMSOutID = row.SMSOutID
+					f.SMSOutID, f.OutIDOnRecord = row.SMSOutID, true
 					r.finish(row, f)
 				case found:
 					st := store.OutboxSent
@@ -519,7 +673,7 @@ func (d *Dispatcher) reconcile(ctx, send context.Context, r *run, rows []store.O
 						st = store.OutboxDelivered
 					}
 					f := smsOutcome(st, provider, "")
-					f.ProviderID, f.SMSOutID = rec.BizID, row.SMSOutID
+					f.ProviderID, f.SMSOutID, f.OutIDOnRecord = rec.BizID, row.SMSOutID, true
 					if rec.Failed {
 						f.Status, f.Error = store.OutboxFailed, "delivery: "+rec.Code
 					}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -173,53 +174,151 @@ func (s *Store) OutboxRowByID(ctx context.Context, id int64) (OutboxRow, error) 
 // mid-send), then urgent rows, then the rest, each oldest due first. The
 // caller tells the rows of a dead dispatcher by Status == leased in the
 // returned copy, and must reconcile those with SMSOutID set before resending.
-// Each kind of row is read through its own index range, so leasing stays
-// cheap with a hundred thousand rows waiting.
+// The copy shows each row as it was before this lease (Attempts not yet
+// counted up), except LeaseUntil: the end of this lease, which later writes
+// name to prove the rows are still theirs (OutboxLease, SMSMark.Lease).
+//
+// Each kind of row is claimed through its own index range by one UPDATE,
+// so leasing stays cheap with a hundred thousand rows waiting, and the
+// write lock is held only for the claim: the rows are read after it, when
+// they are this dispatcher's and nobody else changes them.
 func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int, channels ...string) ([]OutboxRow, error) {
-	var out []OutboxRow
+	filter, fargs := "", []any{}
+	if len(channels) > 0 {
+		filter = " AND target_channel IN (?" + strings.Repeat(", ?", len(channels)-1) + ")"
+		for _, c := range channels {
+			fargs = append(fargs, c)
+		}
+	}
+	queries := []struct {
+		where  string
+		args   []any
+		status string // the rows' status before the claim
+		order  string // the column they are taken in order of, unchanged by the claim
+	}{
+		{"status = 'leased' AND lease_until <= ?" + filter + " ORDER BY lease_until, id", append([]any{now.Unix()}, fargs...), OutboxLeased, "id"},
+		{"status = 'pending' AND urgent = 1 AND due_at <= ?" + filter + " ORDER BY due_at, id", append([]any{now.Unix()}, fargs...), OutboxPending, "due_at"},
+		{"status = 'pending' AND urgent = 0 AND due_at <= ?" + filter + " ORDER BY due_at, id", append([]any{now.Unix()}, fargs...), OutboxPending, "due_at"},
+	}
+	type claim struct {
+		id, order int64
+		status    string
+	}
+	var claims []claim
+	// Stored in whole seconds, rounded up: a lease is never shorter than
+	// asked, which the dispatcher counts on when it sees how much is left.
+	end := now.Add(lease)
+	until := time.Unix(end.Unix(), 0)
+	if until.Before(end) {
+		until = until.Add(time.Second)
+	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		filter, fargs := "", []any{}
-		if len(channels) > 0 {
-			filter = " AND target_channel IN (?" + strings.Repeat(", ?", len(channels)-1) + ")"
-			for _, c := range channels {
-				fargs = append(fargs, c)
-			}
-		}
-		queries := []struct {
-			where string
-			args  []any
-		}{
-			{"status = 'leased' AND lease_until <= ?" + filter + " ORDER BY lease_until, id", append([]any{now.Unix()}, fargs...)},
-			{"status = 'pending' AND urgent = 1 AND due_at <= ?" + filter + " ORDER BY due_at, id", append([]any{now.Unix()}, fargs...)},
-			{"status = 'pending' AND urgent = 0 AND due_at <= ?" + filter + " ORDER BY due_at, id", append([]any{now.Unix()}, fargs...)},
-		}
+		claims = claims[:0]
 		for _, q := range queries {
-			if len(out) >= limit {
+			if len(claims) >= limit {
 				break
 			}
-			rows, err := scanOutboxRows(tx.QueryContext(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE "+q.where+" LIMIT ?",
-				append(q.args, limit-len(out))...))
+			args := append(append([]any{until.Unix()}, q.args...), limit-len(claims))
+			rows, err := tx.QueryContext(ctx, `UPDATE outbox SET status = 'leased', lease_until = ?, attempts = attempts + 1
+				WHERE id IN (SELECT id FROM outbox WHERE `+q.where+` LIMIT ?) RETURNING id, `+q.order, args...)
 			if err != nil {
 				return err
 			}
-			out = append(out, rows...)
+			first := len(claims)
+			for rows.Next() {
+				c := claim{status: q.status}
+				if err := rows.Scan(&c.id, &c.order); err != nil {
+					rows.Close()
+					return err
+				}
+				claims = append(claims, c)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			// RETURNING has no order of its own.
+			part := claims[first:]
+			sort.Slice(part, func(i, j int) bool {
+				if part[i].order != part[j].order {
+					return part[i].order < part[j].order
+				}
+				return part[i].id < part[j].id
+			})
 		}
-		ids := make([]int64, len(out))
-		for i, r := range out {
-			ids[i] = r.ID
-		}
-		return updateIDs(ctx, tx, "UPDATE outbox SET status = 'leased', lease_until = ?, attempts = attempts + 1", []any{now.Add(lease).Unix()}, ids)
+		return nil
 	})
-	return out, err
+	if err != nil || len(claims) == 0 {
+		return nil, err
+	}
+	ids := make([]int64, len(claims))
+	for i, c := range claims {
+		ids[i] = c.id
+	}
+	byID, err := s.outboxByIDs(ctx, ids)
+	if err != nil {
+		// Nothing was tried: the rows go back (or, should that fail too,
+		// wait for their lease to run out).
+		s.WriteOutbox(context.WithoutCancel(ctx), OutboxWrites{Release: []OutboxLease{{IDs: ids, Until: until}}})
+		return nil, err
+	}
+	out := make([]OutboxRow, 0, len(claims))
+	for _, c := range claims {
+		o, ok := byID[c.id]
+		if !ok {
+			continue // erased in between
+		}
+		o.Status, o.LeaseUntil = c.status, until
+		o.Attempts--
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// outboxByIDs reads rows by id, in chunks of an IN list.
+func (s *Store) outboxByIDs(ctx context.Context, ids []int64) (map[int64]OutboxRow, error) {
+	out := make(map[int64]OutboxRow, len(ids))
+	const chunk = 500
+	for len(ids) > 0 {
+		n := min(chunk, len(ids))
+		rows, err := s.db.QueryContext(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE id IN (?"+strings.Repeat(", ?", n-1)+")",
+			int64sToAny(ids[:n])...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			o, err := scanOutbox(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[o.ID] = o
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		ids = ids[n:]
+	}
+	return out, nil
 }
 
 // updateIDs runs an UPDATE for many ids in chunks of an IN list, which is
 // far cheaper than a statement per row.
 func updateIDs(ctx context.Context, tx *sql.Tx, update string, args []any, ids []int64) error {
+	return updateIDsAnd(ctx, tx, update, args, ids, "")
+}
+
+// updateIDsAnd is updateIDs with a further condition on the rows (e.g. that
+// they are still leased).
+func updateIDsAnd(ctx context.Context, tx *sql.Tx, update string, args []any, ids []int64, and string) error {
 	const chunk = 500
+	if and != "" {
+		and = " AND " + and
+	}
 	for len(ids) > 0 {
 		n := min(chunk, len(ids))
-		q := update + " WHERE id IN (?" + strings.Repeat(", ?", n-1) + ")"
+		q := update + " WHERE id IN (?" + strings.Repeat(", ?", n-1) + ")" + and
 		a := append(append([]any{}, args...), int64sToAny(ids[:n])...)
 		if _, err := tx.ExecContext(ctx, q, a...); err != nil {
 			return err
@@ -323,13 +422,10 @@ func (s *Store) RecentOutbox(ctx context.Context, limit int) ([]OutboxRow, error
 // ReleaseOutbox returns leased rows that were never attempted to pending,
 // undoing the attempt their lease counted (a dispatcher stopping).
 func (s *Store) ReleaseOutbox(ctx context.Context, rows []OutboxRow) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		for _, r := range rows {
-			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'pending', lease_until = NULL,
-				attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = ? AND status = 'leased'`, r.ID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	_, err := s.WriteOutbox(ctx, OutboxWrites{Release: []OutboxLease{{IDs: ids}}})
+	return err
 }

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -17,63 +19,258 @@ type OutboxFinish struct {
 	// call that carried it (receipts match on it), or empty once a call is
 	// known not to have carried it.
 	SMSOutID string
+	// OutIDOnRecord says the row already carries SMSOutID (the mark of its
+	// call wrote it), so the column is left as it is: rewriting an indexed
+	// column costs an index update per row even when its value stays.
+	OutIDOnRecord bool
 	// UndoAttempt returns the attempt its lease counted: the row was put off
 	// (quiet hours, a per-number cap) before anything was tried.
 	UndoAttempt bool
 }
 
-const finishSQL = `UPDATE outbox SET status = ?, lease_until = NULL, channel = ?, provider = ?, provider_id = ?, error = ?,
-	sent_at = COALESCE(?, sent_at), delivered_at = COALESCE(?, delivered_at), due_at = COALESCE(?, due_at),
-	sms_out_id = ?, attempts = CASE WHEN ? AND attempts > 0 THEN attempts - 1 ELSE attempts END`
-
-func (f OutboxFinish) args(now time.Time) []any {
+// update is the UPDATE (without WHERE) that records f, and its arguments.
+// It sets only the columns the outcome changes: every indexed column in a
+// SET list costs index work per row, whether or not its value changes, and
+// a broadcast finishes a hundred thousand rows.
+func (f OutboxFinish) update(now time.Time) (string, []any) {
 	at := f.At
 	if at.IsZero() {
 		at = now
 	}
-	var sent, delivered, due any
+	var b strings.Builder
+	b.WriteString("UPDATE outbox SET status = ?, lease_until = NULL, channel = ?, provider = ?, provider_id = ?, error = ?")
+	args := []any{f.Status, f.Channel, f.Provider, f.ProviderID, f.Error}
 	switch f.Status {
 	case OutboxSent:
-		sent = at.Unix()
+		b.WriteString(", sent_at = ?")
+		args = append(args, at.Unix())
 	case OutboxDelivered:
-		sent, delivered = at.Unix(), at.Unix()
+		b.WriteString(", sent_at = ?, delivered_at = ?")
+		args = append(args, at.Unix(), at.Unix())
 	case OutboxPending:
-		due = f.RetryAt.Unix()
+		b.WriteString(", due_at = ?")
+		args = append(args, f.RetryAt.Unix())
 	}
-	return []any{f.Status, f.Channel, f.Provider, f.ProviderID, f.Error, sent, delivered, due, f.SMSOutID, f.UndoAttempt}
+	if !f.OutIDOnRecord {
+		b.WriteString(", sms_out_id = ?")
+		args = append(args, f.SMSOutID)
+	}
+	if f.UndoAttempt {
+		b.WriteString(", attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END")
+	}
+	return b.String(), args
 }
 
 // FinishOutboxMany records the outcomes of many rows in one transaction.
 func (s *Store) FinishOutboxMany(ctx context.Context, fs []OutboxFinish) error {
-	if len(fs) == 0 {
-		return nil
-	}
-	now := s.now()
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, finishSQL+" WHERE id = ?")
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, f := range fs {
-			if _, err := stmt.ExecContext(ctx, append(f.args(now), f.ID)...); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	_, err := s.WriteOutbox(ctx, OutboxWrites{Finishes: fs})
+	return err
 }
 
 // FinishOutboxGroup records one outcome for many rows (an SMS call that
 // carried them all) in one transaction; f.ID is ignored.
 func (s *Store) FinishOutboxGroup(ctx context.Context, ids []int64, f OutboxFinish) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		return updateIDs(ctx, tx, finishSQL, f.args(s.now()), ids)
-	})
+	_, err := s.WriteOutbox(ctx, OutboxWrites{Groups: []OutboxGroupFinish{{IDs: ids, Finish: f}}})
+	return err
 }
+
+// OutboxGroupFinish is one outcome shared by many rows (an SMS call that
+// carried them all); Finish.ID is ignored.
+type OutboxGroupFinish struct {
+	IDs    []int64
+	Finish OutboxFinish
+}
+
+// SMSMark is what MarkSMSAttempt records for the rows of one provider call.
+type SMSMark struct {
+	Rows     []SMSAttempt
+	OutID    string
+	Template string
+	At       time.Time
+	// Lease, when set, is the end of the lease the rows were taken under
+	// (OutboxRow.LeaseUntil of LeaseOutbox's copies): the mark is written
+	// only if every row is still held by it. A lease that ran out may have
+	// been taken over, and the new holder must not meet an OutId of a call
+	// that is still to come.
+	Lease time.Time
+}
+
+// OutboxLease names rows of one lease: their ids and the lease's end. A
+// change under it applies only to rows still held by that lease; a zero
+// Until matches any leased row.
+type OutboxLease struct {
+	IDs   []int64
+	Until time.Time
+}
+
+// OutboxWrites is a set of changes to leased outbox rows that are written in
+// one transaction. The dispatcher collects the outcomes of finished provider
+// calls and writes them together with the marks of the next call: one
+// transaction per call instead of one per kind of change.
+type OutboxWrites struct {
+	Finishes []OutboxFinish
+	Groups   []OutboxGroupFinish
+	// Release returns leased rows that were never attempted to pending and
+	// undoes the attempt their lease counted (see ReleaseOutbox).
+	Release []OutboxLease
+	// Unmark is Release for rows whose mark was written but whose call was
+	// never made: their OutId is cleared too, as nothing can have gone out.
+	Unmark []OutboxLease
+	Marks  []SMSMark
+}
+
+// Empty reports whether w changes nothing.
+func (w *OutboxWrites) Empty() bool {
+	return len(w.Finishes) == 0 && len(w.Groups) == 0 && len(w.Release) == 0 && len(w.Unmark) == 0 && len(w.Marks) == 0
+}
+
+// Add appends o's changes to w.
+func (w *OutboxWrites) Add(o OutboxWrites) {
+	w.Finishes = append(w.Finishes, o.Finishes...)
+	w.Groups = append(w.Groups, o.Groups...)
+	w.Release = append(w.Release, o.Release...)
+	w.Unmark = append(w.Unmark, o.Unmark...)
+	w.Marks = append(w.Marks, o.Marks...)
+}
+
+// Rows counts the rows w changes.
+func (w *OutboxWrites) Rows() int {
+	n := len(w.Finishes)
+	for _, g := range w.Groups {
+		n += len(g.IDs)
+	}
+	for _, l := range w.Release {
+		n += len(l.IDs)
+	}
+	for _, l := range w.Unmark {
+		n += len(l.IDs)
+	}
+	for _, m := range w.Marks {
+		n += len(m.Rows)
+	}
+	return n
+}
+
+// ErrLeaseLost is returned for a mark whose rows are no longer held by the
+// lease it names.
+var ErrLeaseLost = errors.New("store: outbox lease lost")
+
+// WriteOutbox applies w in one transaction. A mark whose rows are no longer
+// held by its lease is left out (and nothing of it written); its index in
+// w.Marks is returned in lost. Everything else is written or nothing is.
+func (s *Store) WriteOutbox(ctx context.Context, w OutboxWrites) (lost []int, err error) {
+	if w.Empty() {
+		return nil, nil
+	}
+	now := s.now()
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		lost = lost[:0]
+		// Outcomes of one shape share a prepared statement.
+		stmts := map[string]*sql.Stmt{}
+		defer func() {
+			for _, st := range stmts {
+				st.Close()
+			}
+		}()
+		for _, f := range w.Finishes {
+			q, args := f.update(now)
+			st, ok := stmts[q]
+			if !ok {
+				var err error
+				if st, err = tx.PrepareContext(ctx, q+" WHERE id = ?"); err != nil {
+					return err
+				}
+				stmts[q] = st
+			}
+			if _, err := st.ExecContext(ctx, append(args, f.ID)...); err != nil {
+				return err
+			}
+		}
+		for _, g := range w.Groups {
+			q, args := g.Finish.update(now)
+			if err := updateIDs(ctx, tx, q, args, g.IDs); err != nil {
+				return err
+			}
+		}
+		for _, l := range w.Release {
+			if err := updateLeased(ctx, tx, releaseSQL, l); err != nil {
+				return err
+			}
+		}
+		for _, l := range w.Unmark {
+			if err := updateLeased(ctx, tx, releaseSQL+", sms_out_id = ''", l); err != nil {
+				return err
+			}
+		}
+		if len(w.Marks) == 0 {
+			return nil
+		}
+		plain, err := tx.PrepareContext(ctx, "UPDATE outbox SET sms_out_id = ?, sms_phone = ?, sms_template = ?, sms_try_at = ? WHERE id = ?")
+		if err != nil {
+			return err
+		}
+		defer plain.Close()
+		held, err := tx.PrepareContext(ctx, `UPDATE outbox SET sms_out_id = ?, sms_phone = ?, sms_template = ?, sms_try_at = ?
+			WHERE id = ? AND status = 'leased' AND lease_until = ?`)
+		if err != nil {
+			return err
+		}
+		defer held.Close()
+		for i, m := range w.Marks {
+			if m.Lease.IsZero() {
+				for _, r := range m.Rows {
+					if _, err := plain.ExecContext(ctx, m.OutID, r.Phone, m.Template, m.At.Unix(), r.ID); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			// A savepoint per mark, so that a lost lease undoes its mark alone.
+			if _, err := tx.ExecContext(ctx, "SAVEPOINT mark"); err != nil {
+				return err
+			}
+			ok := true
+			for _, r := range m.Rows {
+				res, err := held.ExecContext(ctx, m.OutID, r.Phone, m.Template, m.At.Unix(), r.ID, m.Lease.Unix())
+				if err != nil {
+					return err
+				}
+				if n, err := res.RowsAffected(); err != nil || n != 1 {
+					ok = false
+					break
+				}
+			}
+			if !ok {
+				lost = append(lost, i)
+				if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT mark"); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT mark"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return lost, nil
+}
+
+// updateLeased runs update on the rows of l that are still leased (by l's
+// lease, when it names one).
+func updateLeased(ctx context.Context, tx *sql.Tx, update string, l OutboxLease) error {
+	if l.Until.IsZero() {
+		return updateIDsAnd(ctx, tx, update, nil, l.IDs, "status = 'leased'")
+	}
+	return updateIDsAnd(ctx, tx, update, nil, l.IDs, "status = 'leased' AND lease_until = "+strconv.FormatInt(l.Until.Unix(), 10))
+}
+
+// releaseSQL puts leased rows back without counting the attempt; rows whose
+// lease another dispatcher has taken over are left alone.
+const releaseSQL = `UPDATE outbox SET status = 'pending', lease_until = NULL,
+	attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END`
 
 // SMSAttempt is one row about to go out in a provider call.
 type SMSAttempt struct {
@@ -85,19 +282,8 @@ type SMSAttempt struct {
 // template the call will carry each row under. After a crash the rows are
 // found by it and reconciled through the provider before any resend.
 func (s *Store) MarkSMSAttempt(ctx context.Context, rows []SMSAttempt, outID, template string, at time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, "UPDATE outbox SET sms_out_id = ?, sms_phone = ?, sms_template = ?, sms_try_at = ? WHERE id = ?")
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		for _, r := range rows {
-			if _, err := stmt.ExecContext(ctx, outID, r.Phone, template, at.Unix(), r.ID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	_, err := s.WriteOutbox(ctx, OutboxWrites{Marks: []SMSMark{{Rows: rows, OutID: outID, Template: template, At: at}}})
+	return err
 }
 
 // SMSSentCounts counts, per number, the SMS of one template that went out
