@@ -49,6 +49,22 @@ func (s *Store) closeStmts() {
 
 // execPrepared runs a cached write statement outside a transaction.
 func (s *Store) execPrepared(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if d := pendingPre(ctx); d != nil {
+		var res sql.Result
+		err := s.txRaw(ctx, func(tx *sql.Tx) error {
+			if err := d.runPre(ctx, tx); err != nil {
+				return err
+			}
+			st, err := s.txStmt(ctx, tx, query)
+			if err != nil {
+				return err
+			}
+			res, err = st.ExecContext(ctx, args...)
+			return err
+		})
+		d.donePre(err)
+		return res, err
+	}
 	st, err := s.prepared(ctx, query)
 	if err != nil {
 		return nil, err

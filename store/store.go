@@ -142,8 +142,18 @@ func (s *Store) Ping(ctx context.Context) error {
 // DB exposes the handle for the backup command and tests that inspect tables.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// tx runs fn in one immediate write transaction.
+// tx runs fn in one immediate write transaction. Under a turn's context
+// (StartTurn) whose claim is not stored yet, the claim and the identity's
+// touch are written first in the same transaction.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	fn, done := withPre(ctx, fn)
+	err := s.txRaw(ctx, fn)
+	done(err)
+	return err
+}
+
+// txRaw is tx without the turn's claim.
+func (s *Store) txRaw(ctx context.Context, fn func(*sql.Tx) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -160,8 +170,38 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return nil
 }
 
-// exec runs one write statement outside an explicit transaction.
+// withPre wraps fn so that it first writes the claim and touch that ctx's
+// turn still holds; done must be called with the outcome of the
+// transaction that ran it.
+func withPre(ctx context.Context, fn func(*sql.Tx) error) (func(*sql.Tx) error, func(error)) {
+	d := pendingPre(ctx)
+	if d == nil {
+		return fn, func(error) {}
+	}
+	return func(tx *sql.Tx) error {
+		if err := d.runPre(ctx, tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	}, d.donePre
+}
+
+// exec runs one write statement outside an explicit transaction (inside
+// one when a turn's claim must go with it).
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if d := pendingPre(ctx); d != nil {
+		var res sql.Result
+		err := s.txRaw(ctx, func(tx *sql.Tx) error {
+			if err := d.runPre(ctx, tx); err != nil {
+				return err
+			}
+			var err error
+			res, err = tx.ExecContext(ctx, query, args...)
+			return err
+		})
+		d.donePre(err)
+		return res, err
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	return s.db.ExecContext(ctx, query, args...)
