@@ -12,7 +12,7 @@ import (
 // and its locks, so the router marks its context (StartTurn, or
 // DeferWrites), the engine's SaveConversation/DeleteConversation and the
 // router's LogMessages only record what to write, and FlushWrites commits
-// it all at once. Every other write runs at once as before, so side
+// it all at once (the log lines join the log's next batch). Every other write runs at once as before, so side
 // effects of a step (a ticket) are still stored before the conversation
 // moves past them; under StartTurn they carry the turn's claim (turn.go).
 
@@ -24,6 +24,8 @@ type op = func(ctx context.Context, tx *sql.Tx) error
 type deferred struct {
 	mu  sync.Mutex
 	ops []op
+	// logLines go to the message log's batch once the turn has committed.
+	logLines []LoggedMessage
 
 	// pre are the turn's claim and identity touch (StartTurn): written
 	// before anything else of the turn, in the turn's first write
@@ -41,10 +43,11 @@ type deferred struct {
 	convRes int64
 }
 
-// DeferWrites returns a context in which SaveConversation,
-// DeleteConversation and LogMessages are held until FlushWrites commits
-// them in one transaction, in the order they were made. Reads do not see
-// held writes.
+// DeferWrites returns a context in which SaveConversation and
+// DeleteConversation are held until FlushWrites commits them in one
+// transaction, in the order they were made, and LogMessages until that
+// commit succeeded (the log is appended in batches, logbuf.go). Reads do
+// not see held writes.
 func DeferWrites(ctx context.Context) context.Context {
 	return context.WithValue(ctx, deferKey{}, &deferred{})
 }
@@ -137,7 +140,7 @@ func (d *deferred) donePre(err error) {
 func DiscardWrites(ctx context.Context) {
 	if d := deferredOf(ctx); d != nil {
 		d.mu.Lock()
-		d.ops = nil
+		d.ops, d.logLines = nil, nil
 		d.mu.Unlock()
 	}
 }
@@ -154,8 +157,8 @@ func (s *Store) FlushWrites(ctx context.Context) error {
 		return errors.New("store: FlushWrites without DeferWrites")
 	}
 	d.mu.Lock()
-	ops := d.ops
-	d.ops = nil
+	ops, lines := d.ops, d.logLines
+	d.ops, d.logLines = nil, nil
 	d.mu.Unlock()
 	// The flush must not be held again by its own context.
 	plain := context.WithValue(ctx, deferKey{}, (*deferred)(nil))
@@ -169,6 +172,7 @@ func (s *Store) FlushWrites(ctx context.Context) error {
 	}
 	if len(ops) == 0 {
 		d.preMu.Unlock()
+		s.logBuf.add(lines)
 		return nil
 	}
 	err := s.groupTx(plain, func(tx *sql.Tx) error {
@@ -180,5 +184,8 @@ func (s *Store) FlushWrites(ctx context.Context) error {
 		return nil
 	})
 	d.donePre(err)
+	if err == nil {
+		s.logBuf.add(lines)
+	}
 	return err
 }

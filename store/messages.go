@@ -24,19 +24,21 @@ type LoggedMessage struct {
 
 // LogMessage appends to a resident's message log.
 func (s *Store) LogMessage(ctx context.Context, m LoggedMessage) error {
-	_, err := s.exec(ctx, "INSERT INTO message_log (resident_id, direction, channel, text, created_at) VALUES (?, ?, ?, ?, ?)",
-		m.ResidentID, m.Direction, m.Channel, m.Text, m.CreatedAt.Unix())
-	return err
+	return s.LogMessages(ctx, []LoggedMessage{m})
 }
 
-// LogMessages appends several lines in one transaction (held until
-// FlushWrites under DeferWrites).
+// LogMessages appends several lines in one transaction. Under DeferWrites
+// or StartTurn they are held, and appended with the next batch of the
+// message log once FlushWrites has committed the turn (logbuf.go); lines
+// of a turn that did not commit are never written.
 func (s *Store) LogMessages(ctx context.Context, ms []LoggedMessage) error {
 	if len(ms) == 0 {
 		return nil
 	}
-	held := append([]LoggedMessage(nil), ms...)
-	if deferOp(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.logMessagesTx(ctx, tx, held) }) {
+	if d := deferredOf(ctx); d != nil {
+		d.mu.Lock()
+		d.logLines = append(d.logLines, ms...)
+		d.mu.Unlock()
 		return nil
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
@@ -44,7 +46,10 @@ func (s *Store) LogMessages(ctx context.Context, ms []LoggedMessage) error {
 	})
 }
 
-const logMessageSQL = "INSERT INTO message_log (resident_id, direction, channel, text, created_at) VALUES (?, ?, ?, ?, ?)"
+// logMessageSQL appends a line unless its resident is gone (merged into
+// another, or deleted) while the line waited for its batch.
+const logMessageSQL = `INSERT INTO message_log (resident_id, direction, channel, text, created_at)
+	SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM residents WHERE id = ?)`
 
 func (s *Store) logMessagesTx(ctx context.Context, tx *sql.Tx, ms []LoggedMessage) error {
 	st, err := s.txStmt(ctx, tx, logMessageSQL)
@@ -52,7 +57,7 @@ func (s *Store) logMessagesTx(ctx context.Context, tx *sql.Tx, ms []LoggedMessag
 		return err
 	}
 	for _, m := range ms {
-		if _, err := st.ExecContext(ctx, m.ResidentID, m.Direction, m.Channel, m.Text, m.CreatedAt.Unix()); err != nil {
+		if _, err := st.ExecContext(ctx, m.ResidentID, m.Direction, m.Channel, m.Text, m.CreatedAt.Unix(), m.ResidentID); err != nil {
 			return err
 		}
 	}
@@ -61,6 +66,9 @@ func (s *Store) logMessagesTx(ctx context.Context, tx *sql.Tx, ms []LoggedMessag
 
 // RecentMessages returns the last n lines of a resident's log, oldest first.
 func (s *Store) RecentMessages(ctx context.Context, residentID int64, n int) ([]LoggedMessage, error) {
+	if err := s.flushLog(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, resident_id, direction, channel, text, created_at FROM
 		(SELECT * FROM message_log WHERE resident_id = ? ORDER BY id DESC LIMIT ?) AS recent ORDER BY id`, residentID, n)
 	if err != nil {

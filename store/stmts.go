@@ -49,12 +49,9 @@ func (s *Store) closeStmts() {
 
 // execPrepared runs a cached write statement outside a transaction.
 func (s *Store) execPrepared(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if d := pendingPre(ctx); d != nil {
+	if s.wrapWrite(ctx) {
 		var res sql.Result
-		err := s.txRaw(ctx, func(tx *sql.Tx) error {
-			if err := d.runPre(ctx, tx); err != nil {
-				return err
-			}
+		err := s.tx(ctx, func(tx *sql.Tx) error {
 			st, err := s.txStmt(ctx, tx, query)
 			if err != nil {
 				return err
@@ -62,7 +59,6 @@ func (s *Store) execPrepared(ctx context.Context, query string, args ...any) (sq
 			res, err = st.ExecContext(ctx, args...)
 			return err
 		})
-		d.donePre(err)
 		return res, err
 	}
 	st, err := s.prepared(ctx, query)

@@ -50,7 +50,9 @@ type Store struct {
 	now   func() time.Time
 	stmts stmtCache
 	group groupState
-	// stop ends checkpointLoop; stopped says it has ended.
+	// logBuf holds message log lines for the next batch (logbuf.go).
+	logBuf logBuffer
+	// stop ends checkpointLoop and logLoop; stopped says the first has ended.
 	stop, stopped chan struct{}
 	closeOnce     sync.Once
 }
@@ -87,11 +89,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(8)
 	db.SetMaxIdleConns(8)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, now: time.Now, stop: make(chan struct{}), stopped: make(chan struct{})}
+	s := &Store{db: db, now: time.Now, logBuf: newLogBuffer(), stop: make(chan struct{}), stopped: make(chan struct{})}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
+	go s.logLoop()
 	go s.checkpointLoop()
 	return s, nil
 }
@@ -125,6 +128,7 @@ func (s *Store) checkpointLoop() {
 	for {
 		select {
 		case <-s.stop:
+			<-s.logBuf.done // the last lines first
 			s.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 			return
 		case <-t.C:
@@ -139,17 +143,41 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
-// DB exposes the handle for the backup command and tests that inspect tables.
-func (s *Store) DB() *sql.DB { return s.db }
+// DB exposes the handle for the backup command and tests that inspect
+// tables. The message log's waiting lines are written first, so what it
+// shows is complete.
+func (s *Store) DB() *sql.DB {
+	s.flushLog(context.Background())
+	return s.db
+}
 
 // tx runs fn in one immediate write transaction. Under a turn's context
 // (StartTurn) whose claim is not stored yet, the claim and the identity's
 // touch are written first in the same transaction.
+//
+// The message log's waiting lines are appended first too (logbuf.go).
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	fn, done := withPre(ctx, fn)
+	fn, doneLog := s.withLog(ctx, fn)
 	err := s.txRaw(ctx, fn)
+	doneLog(err)
 	done(err)
 	return err
+}
+
+// wrapWrite reports whether a single write statement must run inside tx
+// rather than on its own: a turn's claim or waiting log lines go with it.
+func (s *Store) wrapWrite(ctx context.Context) bool {
+	if s.logBuf.waiting() > 0 {
+		return true
+	}
+	d := deferredOf(ctx)
+	if d == nil {
+		return false
+	}
+	d.preMu.Lock()
+	defer d.preMu.Unlock()
+	return !d.preDone && len(d.pre) > 0
 }
 
 // txRaw is tx without the turn's claim.
@@ -187,19 +215,15 @@ func withPre(ctx context.Context, fn func(*sql.Tx) error) (func(*sql.Tx) error, 
 }
 
 // exec runs one write statement outside an explicit transaction (inside
-// one when a turn's claim must go with it).
+// one when a turn's claim or the log's waiting lines must go with it).
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if d := pendingPre(ctx); d != nil {
+	if s.wrapWrite(ctx) {
 		var res sql.Result
-		err := s.txRaw(ctx, func(tx *sql.Tx) error {
-			if err := d.runPre(ctx, tx); err != nil {
-				return err
-			}
+		err := s.tx(ctx, func(tx *sql.Tx) error {
 			var err error
 			res, err = tx.ExecContext(ctx, query, args...)
 			return err
 		})
-		d.donePre(err)
 		return res, err
 	}
 	s.wmu.Lock()
