@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"linli/bot"
@@ -53,6 +54,12 @@ type HandlerOptions struct {
 	// Retain is how long a finished step's passive reply is kept for
 	// WeChat's retries (it retries 3 times, 5 s apart); default 20 s.
 	Retain time.Duration
+	// MaxSteps bounds the steps running at once; default 64.
+	MaxSteps int
+	// MaxWaiting bounds the messages waiting for a step; beyond it the
+	// server is overloaded and answers 503 without storing anything (a
+	// message WeChat does not see answered is pushed again). Default 1024.
+	MaxWaiting int
 }
 
 // Handler is the http.Handler of the callback URL (wechat.path): GET for
@@ -67,7 +74,11 @@ type Handler struct {
 	mu      sync.Mutex
 	flights map[string]*flight
 	// runs counts steps running in the background, for Drain.
-	runs sync.WaitGroup
+	runs  sync.WaitGroup
+	steps *stepPool
+	// shed counts refused messages; shedLogged is when that was last logged.
+	shed       atomic.Int64
+	shedLogged atomic.Int64
 }
 
 // Drain waits until the steps still running in the background (those
@@ -110,6 +121,12 @@ func NewHandler(cfg Config, opt HandlerOptions) (*Handler, error) {
 	if opt.Retain <= 0 {
 		opt.Retain = 20 * time.Second
 	}
+	if opt.MaxSteps <= 0 {
+		opt.MaxSteps = 64
+	}
+	if opt.MaxWaiting <= 0 {
+		opt.MaxWaiting = 1024
+	}
 	budget := cfg.ReplyBudget
 	if budget <= 0 {
 		budget = 4 * time.Second
@@ -118,7 +135,8 @@ func NewHandler(cfg Config, opt HandlerOptions) (*Handler, error) {
 	for _, s := range cfg.QRScenes {
 		scenes[s.Scene] = s
 	}
-	return &Handler{proto: proto, budget: budget, scenes: scenes, opt: opt, log: opt.Logger, flights: map[string]*flight{}}, nil
+	return &Handler{proto: proto, budget: budget, scenes: scenes, opt: opt, log: opt.Logger, flights: map[string]*flight{},
+		steps: newStepPool(opt.MaxSteps, opt.MaxWaiting)}, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -165,7 +183,11 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := h.message(in)
-	reply := h.await(r.Context(), m)
+	reply, ok := h.await(r.Context(), m)
+	if !ok {
+		http.Error(w, "overloaded", http.StatusServiceUnavailable)
+		return
+	}
 	h.write(w, in, reply)
 }
 
@@ -327,6 +349,7 @@ type flight struct {
 	replies  []bot.Reply
 	latest   int        // number of the newest waiting request
 	state    claimState // who delivers the replies
+	shed     bool       // refused: the server was overloaded
 }
 
 type claimState int
@@ -355,12 +378,16 @@ func (h *Handler) join(m bot.Message) (*flight, int, bool) {
 	return f, n, !ok
 }
 
-// await runs m (once) and returns the reply to give passively, if any.
-func (h *Handler) await(ctx context.Context, m bot.Message) bot.Reply {
+// await runs m (once) and returns the reply to give passively, if any. It
+// reports false when the server is too far behind to take the message.
+func (h *Handler) await(ctx context.Context, m bot.Message) (bot.Reply, bool) {
 	f, me, first := h.join(m)
 	if first {
 		h.runs.Add(1)
-		go h.run(ctx, f, m)
+		if !h.steps.submit(m.UserID, func() { h.run(ctx, f, m) }) {
+			h.runs.Done()
+			h.refuse(m, f)
+		}
 	}
 	timer := time.NewTimer(h.budget)
 	defer timer.Stop()
@@ -370,6 +397,10 @@ func (h *Handler) await(ctx context.Context, m bot.Message) bot.Reply {
 	case <-ctx.Done():
 	}
 	f.mu.Lock()
+	if f.shed {
+		f.mu.Unlock()
+		return bot.Reply{}, false
+	}
 	var rest []bot.Reply
 	var reply bot.Reply
 	switch {
@@ -389,7 +420,28 @@ func (h *Handler) await(ctx context.Context, m bot.Message) bot.Reply {
 	if len(rest) > 0 {
 		h.enqueue(m, rest, 1)
 	}
-	return reply
+	return reply, true
+}
+
+// refuse gives up a message the server has no room for: its waiting
+// requests answer 503 and it is forgotten at once, so that WeChat's next
+// push of it is a new attempt. Nothing of it was stored.
+func (h *Handler) refuse(m bot.Message, f *flight) {
+	h.mu.Lock()
+	if h.flights[m.DedupeKey] == f {
+		delete(h.flights, m.DedupeKey)
+	}
+	h.mu.Unlock()
+	f.mu.Lock()
+	f.shed, f.finished = true, true
+	close(f.done)
+	f.mu.Unlock()
+	n := h.shed.Add(1)
+	// Logged at most every 10 s: an overload must not also flood the log.
+	now := time.Now().Unix()
+	if last := h.shedLogged.Load(); now-last >= 10 && h.shedLogged.CompareAndSwap(last, now) {
+		h.log.Warn("wechat: overloaded, messages refused", "refused_total", n, "waiting", h.steps.backlog())
+	}
 }
 
 // run handles the message in the background, detached from the request so
