@@ -183,14 +183,18 @@ func (c *Ctx) Now() time.Time { return c.E.now() }
 // Handle runs one turn. It implements bot.Engine.
 func (e *Engine) Handle(ctx context.Context, t *bot.Turn) ([]bot.Reply, error) {
 	c := &Ctx{Context: ctx, E: e, Turn: t, Lang: t.Lang, In: inputOf(t.Message)}
-	st, err := e.load(ctx, t.Resident.ID)
+	st, existed, err := e.load(ctx, t.Resident.ID)
 	if err != nil {
 		return nil, err
 	}
 	c.st = st
-	before, _ := json.Marshal(st)
+	// Only a paused flow's save compares with the state as it was loaded.
+	var before []byte
+	if st.Paused {
+		before, _ = json.Marshal(st)
+	}
 	replies := e.dispatch(c)
-	if err := e.save(ctx, t.Resident.ID, c.st, before); err != nil {
+	if err := e.save(ctx, t.Resident.ID, c.st, existed, before); err != nil {
 		return nil, err
 	}
 	return append(c.pre, replies...), nil
@@ -209,22 +213,24 @@ func inputOf(m bot.Message) Input {
 	return in
 }
 
-func (e *Engine) load(ctx context.Context, residentID int64) (*state, error) {
+// load reads the resident's state; existed reports a stored conversation
+// (even one dropped as unreadable), which save must then delete or replace.
+func (e *Engine) load(ctx context.Context, residentID int64) (st *state, existed bool, err error) {
 	conv, err := e.st.Conversation(ctx, residentID)
 	if errors.Is(err, store.ErrNotFound) {
-		return &state{}, nil
+		return &state{}, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("flows: load conversation: %w", err)
+		return nil, false, fmt.Errorf("flows: load conversation: %w", err)
 	}
-	var st state
-	if err := json.Unmarshal(conv.State, &st); err != nil {
+	st = &state{}
+	if err := json.Unmarshal(conv.State, st); err != nil {
 		// A state this version cannot read is dropped rather than wedging the resident.
 		e.log.Warn("unreadable conversation state dropped", "resident", residentID, "err", err)
-		return &state{}, nil
+		return &state{}, true, nil
 	}
 	if _, ok := e.flows[st.Flow]; !ok && st.Flow != "" {
-		return &state{}, nil
+		return &state{}, true, nil
 	}
 	idle := e.cfg.Community.FlowIdle
 	if f := e.flows[st.Flow]; f != nil && f.idle > 0 {
@@ -234,7 +240,7 @@ func (e *Engine) load(ctx context.Context, residentID int64) (*state, error) {
 		st.Paused, st.PausedAt = true, conv.UpdatedAt.Add(idle).Unix()
 		st.Data = withFlag(st.Data, "_expired_notice", "1")
 	}
-	return &st, nil
+	return st, true, nil
 }
 
 func withFlag(m map[string]string, k, v string) map[string]string {
@@ -247,10 +253,11 @@ func withFlag(m map[string]string, k, v string) map[string]string {
 
 // save persists the state after every turn. An active flow is saved even
 // when unchanged, because its idle clock restarts with every message.
-func (e *Engine) save(ctx context.Context, residentID int64, st *state, before []byte) error {
+// before is the loaded state of a flow that was paused, else nil.
+func (e *Engine) save(ctx context.Context, residentID int64, st *state, existed bool, before []byte) error {
 	if st.Flow == "" {
-		if string(before) == "{}" {
-			return nil
+		if !existed {
+			return nil // nothing stored, nothing to forget
 		}
 		return e.st.DeleteConversation(ctx, residentID)
 	}
@@ -258,7 +265,7 @@ func (e *Engine) save(ctx context.Context, residentID int64, st *state, before [
 	if err != nil {
 		return err
 	}
-	if st.Paused && string(b) == string(before) {
+	if st.Paused && before != nil && string(b) == string(before) {
 		return nil // a paused flow keeps the time it was last active
 	}
 	return e.st.SaveConversation(ctx, store.Conversation{ResidentID: residentID, Flow: st.Flow, State: b, UpdatedAt: e.now()})
