@@ -52,6 +52,8 @@ type Engine struct {
 	out   Enqueuer
 	obs   Observer
 	flows map[string]*flow
+	// states saves decoding a state this engine stored itself (statecache.go).
+	states stateCache
 	// intents are what a resident can ask for outside a flow, in menu order.
 	intents []intent
 	// statusSections and cancellables are filled by each feature.
@@ -223,11 +225,14 @@ func (e *Engine) load(ctx context.Context, residentID int64) (st *state, existed
 	if err != nil {
 		return nil, false, fmt.Errorf("flows: load conversation: %w", err)
 	}
-	st = &state{}
-	if err := json.Unmarshal(conv.State, st); err != nil {
-		// A state this version cannot read is dropped rather than wedging the resident.
-		e.log.Warn("unreadable conversation state dropped", "resident", residentID, "err", err)
-		return &state{}, true, nil
+	st, ok := e.states.get(residentID, conv.State)
+	if !ok {
+		st = &state{}
+		if err := json.Unmarshal(conv.State, st); err != nil {
+			// A state this version cannot read is dropped rather than wedging the resident.
+			e.log.Warn("unreadable conversation state dropped", "resident", residentID, "err", err)
+			return &state{}, true, nil
+		}
 	}
 	if _, ok := e.flows[st.Flow]; !ok && st.Flow != "" {
 		return &state{}, true, nil
@@ -259,6 +264,7 @@ func (e *Engine) save(ctx context.Context, residentID int64, st *state, existed 
 		if !existed {
 			return nil // nothing stored, nothing to forget
 		}
+		e.states.drop(residentID)
 		return e.st.DeleteConversation(ctx, residentID)
 	}
 	b, err := json.Marshal(st)
@@ -268,6 +274,7 @@ func (e *Engine) save(ctx context.Context, residentID int64, st *state, existed 
 	if st.Paused && before != nil && string(b) == string(before) {
 		return nil // a paused flow keeps the time it was last active
 	}
+	e.states.put(residentID, b, st)
 	return e.st.SaveConversation(ctx, store.Conversation{ResidentID: residentID, Flow: st.Flow, State: b, UpdatedAt: e.now()})
 }
 
