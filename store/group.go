@@ -80,16 +80,18 @@ func (s *Store) commitGroup(ctx context.Context, batch []*groupReq) {
 				errs[i] = r.fn(tx)
 				return errs[i]
 			}
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT member"); err != nil {
+			// Cached statements: modernc parses unprepared SQL anew
+			// every time, three times per member here.
+			if err := s.txExec(ctx, tx, "SAVEPOINT member"); err != nil {
 				return err
 			}
 			errs[i] = r.fn(tx)
 			if errs[i] != nil {
-				if _, err := tx.ExecContext(ctx, "ROLLBACK TO member"); err != nil {
+				if err := s.txExec(ctx, tx, "ROLLBACK TO member"); err != nil {
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, "RELEASE member"); err != nil {
+			if err := s.txExec(ctx, tx, "RELEASE member"); err != nil {
 				return err
 			}
 		}
