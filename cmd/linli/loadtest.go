@@ -99,9 +99,13 @@ type loadResult struct {
 	refused                        int64 // of failed: 503, the server shed the message
 	firstErr                       string
 	lat                            []time.Duration
-	elapsed                        time.Duration
-	maxRSS, hwm                    int64 // KiB
-	pid                            int
+	// worst is the slowest answer to a request sent in each second of the
+	// run: a spike every few seconds points at a periodic job, a bad
+	// stretch at the machine or a backlog.
+	worst       []time.Duration
+	elapsed     time.Duration
+	maxRSS, hwm int64 // KiB
+	pid         int
 	// loadBefore and loadAfter are the machine's load averages: figures
 	// taken on a busy machine say little about the server.
 	loadBefore, loadAfter string
@@ -122,6 +126,13 @@ func (r *loadResult) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "latency p50 %s  p90 %s  p99 %s  max %s\n", pct(0.50).Round(10*time.Microsecond),
 		pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), pct(1).Round(10*time.Microsecond))
+	if len(r.worst) > 0 {
+		fmt.Fprint(w, "slowest answer per second sent (ms):")
+		for _, d := range r.worst {
+			fmt.Fprintf(w, " %.0f", float64(d)/float64(time.Millisecond))
+		}
+		fmt.Fprintln(w)
+	}
 	if r.pid != 0 {
 		fmt.Fprintf(w, "server pid %d: max sampled RSS %.1f MiB, peak RSS (VmHWM) %.1f MiB\n", r.pid, float64(r.maxRSS)/1024, float64(r.hwm)/1024)
 	}
@@ -175,7 +186,8 @@ func runLoad(ctx context.Context, s loadSpec) (*loadResult, error) {
 	defer client.CloseIdleConnections()
 	total := int(int64(s.rate) * int64(s.duration) / int64(time.Second))
 	interval := time.Second / time.Duration(s.rate)
-	res := &loadResult{pid: s.pid, lat: make([]time.Duration, 0, total), loadBefore: loadAverage()}
+	res := &loadResult{pid: s.pid, lat: make([]time.Duration, 0, total), loadBefore: loadAverage(),
+		worst: make([]time.Duration, (s.duration+time.Second-1)/time.Second)}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	seq := make([]int, s.users)
@@ -251,6 +263,9 @@ func runLoad(ctx context.Context, s loadSpec) (*loadResult, error) {
 				res.passive++
 			}
 			res.lat = append(res.lat, took)
+			if sec := int(t0.Sub(start) / time.Second); sec >= 0 && sec < len(res.worst) {
+				res.worst[sec] = max(res.worst[sec], took)
+			}
 		}()
 	}
 	wg.Wait()

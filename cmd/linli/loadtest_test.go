@@ -33,9 +33,12 @@ func TestLoadCountsRefusals(t *testing.T) {
 	if res.sent != 30 || res.refused != 10 || res.failed != 10 || res.success != 10 || res.passive != 10 {
 		t.Fatalf("sent %d refused %d failed %d success %d passive %d", res.sent, res.refused, res.failed, res.success, res.passive)
 	}
+	if len(res.worst) != 1 || res.worst[0] <= 0 {
+		t.Fatalf("slowest per second: %v", res.worst)
+	}
 	var out bytes.Buffer
 	res.print(&out)
-	if !strings.Contains(out.String(), "(10 refused with 503)") {
+	if !strings.Contains(out.String(), "(10 refused with 503)") || !strings.Contains(out.String(), "slowest answer per second") {
 		t.Fatalf("report:\n%s", out.String())
 	}
 	if res.loadBefore != "" && !strings.Contains(out.String(), "machine load average") {
