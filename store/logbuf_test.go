@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -152,5 +153,42 @@ func TestLogBufferBounded(t *testing.T) {
 	b.putBack([]LoggedMessage{line})
 	if b.waiting() != logMaxWaiting {
 		t.Fatalf("%d waiting after put back", b.waiting())
+	}
+}
+
+// A chunk of lines goes in one statement; with a gone resident in it, the
+// others are still appended, in order.
+func TestLogChunkWithGoneResident(t *testing.T) {
+	st := openBatchTest(t)
+	ctx := context.Background()
+	at := time.Unix(1714112445, 0)
+	r, _, _, _ := st.ResolveIdentity(ctx, IdentityKey{Channel: "wechat", ExternalID: "o1"}, at)
+	line := func(text string, resident int64) LoggedMessage {
+		return LoggedMessage{ResidentID: resident, Direction: DirectionIn, Channel: "wechat", Text: text, CreatedAt: at}
+	}
+	var want []string
+	// A clean chunk and a few more, then a chunk with a gone resident.
+	for i := 0; i < logChunk+3; i++ {
+		hold(st, line(fmt.Sprint("a", i), r.ID))
+		want = append(want, fmt.Sprint("a", i))
+	}
+	for i := 0; i < logChunk; i++ {
+		if i == 5 {
+			hold(st, line("orphan", 999999))
+			continue
+		}
+		hold(st, line(fmt.Sprint("b", i), r.ID))
+		want = append(want, fmt.Sprint("b", i))
+	}
+	ms, err := st.RecentMessages(ctx, r.ID, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range ms {
+		got = append(got, m.Text)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || logCount(t, st) != len(want) {
+		t.Fatalf("stored %v\nwant %v", got, want)
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"strings"
 	"time"
 )
 
@@ -51,7 +52,45 @@ func (s *Store) LogMessages(ctx context.Context, ms []LoggedMessage) error {
 const logMessageSQL = `INSERT INTO message_log (resident_id, direction, channel, text, created_at)
 	SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM residents WHERE id = ?)`
 
+// logChunk lines go in one statement: a statement's own cost was most of a
+// line's (12 µs a line one by one, 7 µs sixteen at a time).
+const logChunk = 16
+
+var logChunkSQL = "INSERT INTO message_log (resident_id, direction, channel, text, created_at) VALUES (?, ?, ?, ?, ?)" +
+	strings.Repeat(", (?, ?, ?, ?, ?)", logChunk-1)
+
 func (s *Store) logMessagesTx(ctx context.Context, tx *sql.Tx, ms []LoggedMessage) error {
+	for len(ms) >= logChunk {
+		if err := s.logChunkTx(ctx, tx, ms[:logChunk]); err != nil {
+			return err
+		}
+		ms = ms[logChunk:]
+	}
+	return s.logLinesTx(ctx, tx, ms)
+}
+
+// logChunkTx appends logChunk lines at once. A line whose resident is gone
+// fails the statement (a foreign key), which SQLite undoes alone; the
+// chunk is then appended line by line, leaving that line out.
+func (s *Store) logChunkTx(ctx context.Context, tx *sql.Tx, ms []LoggedMessage) error {
+	st, err := s.txStmt(ctx, tx, logChunkSQL)
+	if err != nil {
+		return err
+	}
+	args := make([]any, 0, 5*logChunk)
+	for _, m := range ms {
+		args = append(args, m.ResidentID, m.Direction, m.Channel, m.Text, m.CreatedAt.Unix())
+	}
+	if _, err := st.ExecContext(ctx, args...); err == nil {
+		return nil
+	}
+	return s.logLinesTx(ctx, tx, ms)
+}
+
+func (s *Store) logLinesTx(ctx context.Context, tx *sql.Tx, ms []LoggedMessage) error {
+	if len(ms) == 0 {
+		return nil
+	}
 	st, err := s.txStmt(ctx, tx, logMessageSQL)
 	if err != nil {
 		return err
