@@ -411,6 +411,8 @@ func (h *Handler) await(ctx context.Context, m bot.Message) (bot.Reply, bool) {
 		}
 		f.state = passive
 		reply, rest = f.replies[0], f.replies[1:]
+		// Kept for WeChat's retries: only what they are answered with.
+		f.replies = []bot.Reply{reply}
 	case f.finished && f.state == passive && me == f.latest:
 		reply = f.replies[0] // the earlier answer was lost: give it again
 	case !f.finished && f.state == unclaimed && me == f.latest:
@@ -462,15 +464,21 @@ func (h *Handler) run(reqCtx context.Context, f *flight, m bot.Message) {
 		f.replies, f.state = nil, dropped
 	}
 	sendAll := f.state == late
+	if sendAll {
+		f.replies = nil // a retry finds the flight late: nothing to give it
+	}
 	close(f.done)
 	f.mu.Unlock()
 	if sendAll && len(replies) > 0 {
 		h.enqueue(m, replies, 0)
 	}
+	// Only the key is kept until then: at 1000 messages a second the
+	// retained flights were half of the server's live heap.
+	key := m.DedupeKey
 	time.AfterFunc(h.opt.Retain, func() {
 		h.mu.Lock()
-		if h.flights[m.DedupeKey] == f {
-			delete(h.flights, m.DedupeKey)
+		if h.flights[key] == f {
+			delete(h.flights, key)
 		}
 		h.mu.Unlock()
 	})
