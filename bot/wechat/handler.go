@@ -56,9 +56,12 @@ type HandlerOptions struct {
 	Retain time.Duration
 	// MaxSteps bounds the steps running at once; default 64.
 	MaxSteps int
-	// MaxWaiting bounds the messages waiting for a step; beyond it the
-	// server is overloaded and answers 503 without storing anything (a
-	// message WeChat does not see answered is pushed again). Default 1024.
+	// MaxWaiting bounds the messages waiting for a step; default 4096.
+	// Beyond it, or when the steps starting now had waited longer than the
+	// reply budget (the server is that far behind), the server is
+	// overloaded: it answers 503 and stores nothing, and WeChat pushes the
+	// message again. A short stall does not refuse anything: until steps
+	// start again, only MaxWaiting counts.
 	MaxWaiting int
 }
 
@@ -125,7 +128,7 @@ func NewHandler(cfg Config, opt HandlerOptions) (*Handler, error) {
 		opt.MaxSteps = 64
 	}
 	if opt.MaxWaiting <= 0 {
-		opt.MaxWaiting = 1024
+		opt.MaxWaiting = 4096
 	}
 	budget := cfg.ReplyBudget
 	if budget <= 0 {
@@ -384,7 +387,7 @@ func (h *Handler) await(ctx context.Context, m bot.Message) (bot.Reply, bool) {
 	f, me, first := h.join(m)
 	if first {
 		h.runs.Add(1)
-		if !h.steps.submit(m.UserID, func() { h.run(ctx, f, m) }) {
+		if !h.steps.submit(m.UserID, func() { h.run(ctx, f, m) }, h.budget) {
 			h.runs.Done()
 			h.refuse(m, f)
 		}

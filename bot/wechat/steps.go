@@ -2,6 +2,7 @@ package wechat
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,14 +21,22 @@ const stepIdle = 2 * time.Second
 
 type stepJob func()
 
+type queuedJob struct {
+	run stepJob
+	at  time.Time // when it was queued
+}
+
 // senderJobs are the waiting jobs of one sender.
 type senderJobs struct {
 	key  string
-	jobs []stepJob
+	jobs []queuedJob
 }
 
 type stepPool struct {
 	max, limit int
+	// behind is how long the latest job to start had waited: how far
+	// behind the workers are (nanoseconds).
+	behind atomic.Int64
 
 	mu      sync.Mutex
 	senders map[string]*senderJobs // senders with waiting or running jobs
@@ -42,11 +51,14 @@ func newStepPool(workers, limit int) *stepPool {
 }
 
 // submit queues job behind the sender's earlier ones. It reports false,
-// queuing nothing, when limit jobs are already waiting.
-func (p *stepPool) submit(sender string, job stepJob) bool {
+// queuing nothing, when limit jobs are already waiting, or when more than
+// the workers can take are waiting and the last job to start had waited
+// longer than patience: the workers are that far behind, so a new job
+// would wait as long.
+func (p *stepPool) submit(sender string, job stepJob, patience time.Duration) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.waiting >= p.limit {
+	if p.waiting >= p.limit || (p.waiting > p.max && time.Duration(p.behind.Load()) > patience) {
 		return false
 	}
 	p.waiting++
@@ -57,7 +69,7 @@ func (p *stepPool) submit(sender string, job stepJob) bool {
 		p.senders[sender] = s
 		p.ready <- s // never blocks: fewer senders than waiting jobs
 	}
-	s.jobs = append(s.jobs, job)
+	s.jobs = append(s.jobs, queuedJob{run: job, at: time.Now()})
 	if p.workers-p.busy == 0 && p.workers < p.max {
 		p.workers++
 		go p.work()
@@ -99,12 +111,13 @@ func (p *stepPool) runSender(s *senderJobs) {
 	p.mu.Lock()
 	p.busy++
 	job := s.jobs[0]
-	s.jobs[0] = nil
+	s.jobs[0] = queuedJob{}
 	s.jobs = s.jobs[1:]
 	p.waiting--
 	p.mu.Unlock()
+	p.behind.Store(int64(time.Since(job.at)))
 
-	job()
+	job.run()
 
 	p.mu.Lock()
 	p.busy--

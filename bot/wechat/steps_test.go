@@ -34,7 +34,7 @@ func TestStepPoolOrderPerSenderAndBound(t *testing.T) {
 				mu.Lock()
 				running--
 				mu.Unlock()
-			})
+			}, time.Hour)
 			if !ok {
 				t.Fatalf("job %s%d refused", sender, i)
 			}
@@ -60,12 +60,12 @@ func TestStepPoolRefusesBeyondLimit(t *testing.T) {
 	p := newStepPool(1, 2)
 	gate, started := make(chan struct{}), make(chan struct{}, 3)
 	job := func() { started <- struct{}{}; <-gate }
-	p.submit("a", job)
+	p.submit("a", job, time.Hour)
 	<-started // running, no longer waiting
-	if !p.submit("b", job) || !p.submit("c", job) {
+	if !p.submit("b", job, time.Hour) || !p.submit("c", job, time.Hour) {
 		t.Fatal("room refused")
 	}
-	if p.submit("d", job) {
+	if p.submit("d", job, time.Hour) {
 		t.Fatal("a third waiting job accepted with limit 2")
 	}
 	close(gate)
@@ -78,9 +78,40 @@ func TestStepPoolRefusesBeyondLimit(t *testing.T) {
 		case <-time.After(time.Millisecond):
 		}
 	}
-	if !p.submit("d", func() {}) {
+	if !p.submit("d", func() {}, time.Hour) {
 		t.Fatal("refused after the backlog drained")
 	}
+}
+
+// When the jobs starting now had waited longer than the patience, and
+// more are waiting than the workers take, a new job is refused; a stall
+// alone (nothing starting) is not refused before the limit.
+func TestStepPoolRefusesWhenFarBehind(t *testing.T) {
+	p := newStepPool(1, 100)
+	gate, started := make(chan struct{}), make(chan string, 10)
+	job := func(name string) stepJob {
+		return func() { started <- name; <-gate }
+	}
+	p.submit("a", job("a"), time.Hour)
+	<-started
+	// A stall: nothing starts, so only the limit counts.
+	for _, s := range []string{"b", "c", "d"} {
+		if !p.submit(s, job(s), time.Millisecond) {
+			t.Fatalf("%s refused during a stall", s)
+		}
+	}
+	<-time.After(20 * time.Millisecond)
+	gate <- struct{}{} // a ends; b starts, having waited 20 ms
+	if got := <-started; got != "b" {
+		t.Fatalf("%s started", got)
+	}
+	if p.submit("e", job("e"), 10*time.Millisecond) {
+		t.Fatal("accepted while 20 ms behind with 10 ms of patience")
+	}
+	if !p.submit("e", job("e"), time.Hour) {
+		t.Fatal("refused with patience to spare")
+	}
+	close(gate)
 }
 
 // An overloaded handler answers 503 and stores nothing; WeChat's next push
