@@ -101,10 +101,8 @@ func (b *Bot) Handle(ctx context.Context, m Message) (replies []Reply, err error
 		return nil, errors.New("bot: message without channel or sender")
 	}
 	// The resident's messages are handled one at a time, so the identity
-	// (language, phone) a turn sees includes what the previous turn did.
-	// The dedupe key is claimed in the same transaction as the identity is
-	// resolved, still before anything acts on the message; a redelivery
-	// just waits its turn to be refused.
+	// (language, phone) a turn sees includes what the previous turn did,
+	// and a redelivery waits its turn to be refused.
 	key := m.Channel + "\x00" + m.UserID
 	b.queue.acquire(key)
 	defer b.queue.release(key)
@@ -132,40 +130,39 @@ func (b *Bot) Handle(ctx context.Context, m Message) (replies []Reply, err error
 		// pushes to a staff member as a resident must not land in the group.
 		ik.ChatID = ""
 	}
-	var (
-		res     store.Resident
-		id      store.Identity
-		created bool
-	)
-	if m.DedupeKey != "" {
-		var fresh bool
-		fresh, res, id, created, err = b.st.ClaimAndResolve(ctx, m.Channel, m.DedupeKey, ik, m.At)
-		if err != nil {
-			return b.fail(m, LangHintOr(m.LangHint, b.opt.DefaultLang), fmt.Errorf("bot: dedupe and identity: %w", err))
-		}
-		if !fresh {
-			return nil, ErrDuplicate
-		}
-	} else {
-		res, id, created, err = b.st.ResolveIdentity(ctx, ik, m.At)
-		if err != nil {
-			return b.fail(m, LangHintOr(m.LangHint, b.opt.DefaultLang), fmt.Errorf("bot: identity: %w", err))
-		}
+	// One read finds the sender and whether the key was seen; the claim of
+	// the key is committed atomically with the turn's first write (see
+	// store.StartTurn), so one message costs one write transaction.
+	turnCtx, ts, err := b.st.StartTurn(ctx, m.Channel, m.DedupeKey, ik, m.At)
+	if err != nil {
+		return b.fail(m, LangHintOr(m.LangHint, b.opt.DefaultLang), fmt.Errorf("bot: dedupe and identity: %w", err))
 	}
-	t := &Turn{Message: m, Resident: res, Identity: id, FirstContact: created}
-	t.Lang = b.language(res, m)
+	if ts.Seen {
+		return nil, ErrDuplicate
+	}
+	t := &Turn{Message: m, Resident: ts.Resident, Identity: ts.Identity, FirstContact: ts.Created}
+	t.Lang = b.language(ts.Resident, m)
 
-	// The engine's conversation save and the message log are committed
-	// together, once, after the step.
-	turnCtx := store.DeferWrites(ctx)
 	replies, err = b.run(turnCtx, t)
 	if err != nil {
+		// Nothing of the failed step is kept, but its key is: a
+		// redelivery must not run it again.
+		store.DiscardWrites(turnCtx)
+		if ferr := b.st.FlushWrites(turnCtx); errors.Is(ferr, store.ErrClaimed) {
+			return nil, ErrDuplicate
+		}
 		return b.fail(m, t.Lang, err)
 	}
 	if !t.NoLog {
 		b.logTurn(turnCtx, t, replies)
 	}
 	if err := b.st.FlushWrites(turnCtx); err != nil {
+		if errors.Is(err, store.ErrClaimed) {
+			// Another process took this message while the step ran.
+			return nil, ErrDuplicate
+		}
+		store.DiscardWrites(turnCtx)
+		b.st.FlushWrites(turnCtx)
 		return b.fail(m, t.Lang, fmt.Errorf("bot: save turn: %w", err))
 	}
 	return replies, nil

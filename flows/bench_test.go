@@ -21,6 +21,7 @@ func BenchmarkEngineStep(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer cpuPerOp(b)()
 	for i := 0; i < b.N; i++ {
 		rs, err := h.bot.Handle(ctx, msgs[i%2])
 		if err != nil || len(rs) == 0 {

@@ -55,6 +55,8 @@ type Engine struct {
 	out   Enqueuer
 	obs   Observer
 	flows map[string]*flow
+	// states saves decoding a state this engine stored itself (statecache.go).
+	states stateCache
 	// intents are what a resident can ask for outside a flow, in menu order.
 	intents []intent
 	// statusSections and cancellables are filled by each feature.
@@ -196,16 +198,20 @@ func (c *Ctx) Now() time.Time { return c.E.now() }
 // Handle runs one turn. It implements bot.Engine.
 func (e *Engine) Handle(ctx context.Context, t *bot.Turn) ([]bot.Reply, error) {
 	c := &Ctx{Context: ctx, E: e, Turn: t, Lang: t.Lang, In: inputOf(t.Message)}
-	st, err := e.load(ctx, t.Resident.ID)
+	st, existed, err := e.load(ctx, t.Resident.ID)
 	if err != nil {
 		return nil, err
 	}
 	c.st = st
-	before, _ := json.Marshal(st)
+	// Only a paused flow's save compares with the state as it was loaded.
+	var before []byte
+	if st.Paused {
+		before, _ = json.Marshal(st)
+	}
 	prior := *st
 	replies := e.dispatch(c)
 	replies = append(replies, e.unshelve(c, prior)...)
-	if err := e.save(ctx, t.Resident.ID, c.st, before); err != nil {
+	if err := e.save(ctx, t.Resident.ID, c.st, existed, before); err != nil {
 		return nil, err
 	}
 	return append(c.pre, replies...), nil
@@ -224,22 +230,27 @@ func inputOf(m bot.Message) Input {
 	return in
 }
 
-func (e *Engine) load(ctx context.Context, residentID int64) (*state, error) {
+// load reads the resident's state; existed reports a stored conversation
+// (even one dropped as unreadable), which save must then delete or replace.
+func (e *Engine) load(ctx context.Context, residentID int64) (st *state, existed bool, err error) {
 	conv, err := e.st.Conversation(ctx, residentID)
 	if errors.Is(err, store.ErrNotFound) {
-		return &state{}, nil
+		return &state{}, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("flows: load conversation: %w", err)
+		return nil, false, fmt.Errorf("flows: load conversation: %w", err)
 	}
-	var st state
-	if err := json.Unmarshal(conv.State, &st); err != nil {
-		// A state this version cannot read is dropped rather than wedging the resident.
-		e.log.Warn("unreadable conversation state dropped", "resident", residentID, "err", err)
-		return &state{}, nil
+	st, ok := e.states.get(residentID, conv.State)
+	if !ok {
+		st = &state{}
+		if err := json.Unmarshal(conv.State, st); err != nil {
+			// A state this version cannot read is dropped rather than wedging the resident.
+			e.log.Warn("unreadable conversation state dropped", "resident", residentID, "err", err)
+			return &state{}, true, nil
+		}
 	}
 	if _, ok := e.flows[st.Flow]; !ok && st.Flow != "" {
-		return &state{}, nil
+		return &state{}, true, nil
 	}
 	idle := e.cfg.Community.FlowIdle
 	if f := e.flows[st.Flow]; f != nil && f.idle > 0 {
@@ -249,7 +260,7 @@ func (e *Engine) load(ctx context.Context, residentID int64) (*state, error) {
 		st.Paused, st.PausedAt = true, conv.UpdatedAt.Add(idle).Unix()
 		st.Data = withFlag(st.Data, "_expired_notice", "1")
 	}
-	return &st, nil
+	return st, true, nil
 }
 
 func withFlag(m map[string]string, k, v string) map[string]string {
@@ -262,20 +273,23 @@ func withFlag(m map[string]string, k, v string) map[string]string {
 
 // save persists the state after every turn. An active flow is saved even
 // when unchanged, because its idle clock restarts with every message.
-func (e *Engine) save(ctx context.Context, residentID int64, st *state, before []byte) error {
+// before is the loaded state of a flow that was paused, else nil.
+func (e *Engine) save(ctx context.Context, residentID int64, st *state, existed bool, before []byte) error {
 	if st.Flow == "" {
-		if string(before) == "{}" {
-			return nil
+		if !existed {
+			return nil // nothing stored, nothing to forget
 		}
+		e.states.drop(residentID)
 		return e.st.DeleteConversation(ctx, residentID)
 	}
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	if st.Paused && string(b) == string(before) {
+	if st.Paused && before != nil && string(b) == string(before) {
 		return nil // a paused flow keeps the time it was last active
 	}
+	e.states.put(residentID, b, st)
 	return e.st.SaveConversation(ctx, store.Conversation{ResidentID: residentID, Flow: st.Flow, State: b, UpdatedAt: e.now()})
 }
 

@@ -146,7 +146,7 @@ func (h *harness) conv(user string) state {
 	if err != nil {
 		return state{}
 	}
-	st, err := h.eng.load(context.Background(), id.ResidentID)
+	st, _, err := h.eng.load(context.Background(), id.ResidentID)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -236,11 +236,14 @@ func (e *Engine) StartFlowFor(ctx context.Context, residentID int64, name string
 	if err != nil {
 		return nil, false, fmt.Errorf("flows: start %s: %w", name, err)
 	}
-	st, err := e.load(ctx, residentID)
+	st, existed, err := e.load(ctx, residentID)
 	if err != nil {
 		return nil, false, err
 	}
-	before, _ := json.Marshal(st)
+	var before []byte
+	if st.Paused {
+		before, _ = json.Marshal(st)
+	}
 	lang := e.residentLang(res)
 	c := &Ctx{Context: ctx, E: e, Turn: &bot.Turn{Resident: res, Lang: lang}, Lang: lang, st: st}
 	if st.Flow != "" && st.Flow != name && (!st.Paused || e.resumable(st)) {
@@ -248,7 +251,7 @@ func (e *Engine) StartFlowFor(ctx context.Context, residentID int64, name string
 		return e.begin(c, name, data), false, nil
 	}
 	replies = e.begin(c, name, data)
-	if err := e.save(ctx, residentID, c.st, before); err != nil {
+	if err := e.save(ctx, residentID, c.st, existed, before); err != nil {
 		return nil, false, fmt.Errorf("flows: start %s: %w", name, err)
 	}
 	return replies, true, nil

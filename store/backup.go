@@ -24,6 +24,9 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
 		return fmt.Errorf("store: backup: %w", err)
 	}
+	if err := s.flushLog(ctx); err != nil {
+		return fmt.Errorf("store: backup: %w", err)
+	}
 	tmp := abs + ".partial"
 	os.Remove(tmp)
 	if _, err := s.db.ExecContext(ctx, "VACUUM INTO ?", tmp); err != nil {

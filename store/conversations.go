@@ -19,6 +19,12 @@ type Conversation struct {
 
 // Conversation returns the resident's conversation or ErrNotFound.
 func (s *Store) Conversation(ctx context.Context, residentID int64) (Conversation, error) {
+	if pc, ok := preloaded(ctx, residentID); ok {
+		if pc == nil {
+			return Conversation{ResidentID: residentID}, ErrNotFound
+		}
+		return *pc, nil
+	}
 	c := Conversation{ResidentID: residentID}
 	var state string
 	var updated int64

@@ -35,6 +35,7 @@ const maxGroup = 64
 // groupTx runs fn in a write transaction shared with other concurrent
 // callers and returns when that transaction has committed (or fn failed).
 func (s *Store) groupTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	fn, donePre := withPre(ctx, fn)
 	req := &groupReq{fn: fn, done: make(chan error, 1)}
 	g := &s.group
 	g.mu.Lock()
@@ -45,12 +46,16 @@ func (s *Store) groupTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if lead {
 		s.leadGroups(ctx)
 	}
-	return <-req.done
+	err := <-req.done
+	donePre(err)
+	return err
 }
 
 // leadGroups commits queued groups until the queue is empty.
 func (s *Store) leadGroups(ctx context.Context) {
-	ctx = context.WithoutCancel(ctx) // followers' work must not die with the leader's request
+	// Followers' work must not die with the leader's request, nor carry
+	// the leader's turn (each member carries its own).
+	ctx = context.WithValue(context.WithoutCancel(ctx), deferKey{}, (*deferred)(nil))
 	g := &s.group
 	for {
 		g.mu.Lock()
@@ -69,22 +74,24 @@ func (s *Store) leadGroups(ctx context.Context) {
 
 func (s *Store) commitGroup(ctx context.Context, batch []*groupReq) {
 	errs := make([]error, len(batch))
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.txRaw(ctx, func(tx *sql.Tx) error {
 		for i, r := range batch {
 			if len(batch) == 1 {
 				errs[i] = r.fn(tx)
 				return errs[i]
 			}
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT member"); err != nil {
+			// Cached statements: modernc parses unprepared SQL anew
+			// every time, three times per member here.
+			if err := s.txExec(ctx, tx, "SAVEPOINT member"); err != nil {
 				return err
 			}
 			errs[i] = r.fn(tx)
 			if errs[i] != nil {
-				if _, err := tx.ExecContext(ctx, "ROLLBACK TO member"); err != nil {
+				if err := s.txExec(ctx, tx, "ROLLBACK TO member"); err != nil {
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, "RELEASE member"); err != nil {
+			if err := s.txExec(ctx, tx, "RELEASE member"); err != nil {
 				return err
 			}
 		}

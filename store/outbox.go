@@ -120,20 +120,23 @@ func scanOutboxRows(rows *sql.Rows, err error) ([]OutboxRow, error) {
 	return out, rows.Err()
 }
 
+const enqueueOutboxSQL = `INSERT INTO outbox (kind, resident_id, target_channel, target_address, body, ref,
+	dedupe_key, urgent, due_at, status, created_at, broadcast_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT DO NOTHING RETURNING id`
+
 // EnqueueOutbox stores rows in one transaction and returns their ids. A row
 // whose DedupeKey already exists is skipped (its id is 0 in the result), so
 // a retried enqueue never doubles a message.
 func (s *Store) EnqueueOutbox(ctx context.Context, rows []OutboxRow) ([]int64, error) {
 	ids := make([]int64, len(rows))
 	now := s.now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO outbox (kind, resident_id, target_channel, target_address, body, ref,
-			dedupe_key, urgent, due_at, status, created_at, broadcast_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT DO NOTHING RETURNING id`)
+	// Rows are enqueued while messages are handled (alerts, replies that
+	// missed the passive answer), so they share the commits of turns.
+	err := s.groupTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := s.txStmt(ctx, tx, enqueueOutboxSQL)
 		if err != nil {
 			return err
 		}
-		defer stmt.Close()
 		for i, r := range rows {
 			var resident, dedupe, broadcast any
 			if r.ResidentID != 0 {

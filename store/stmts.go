@@ -49,6 +49,18 @@ func (s *Store) closeStmts() {
 
 // execPrepared runs a cached write statement outside a transaction.
 func (s *Store) execPrepared(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if s.wrapWrite(ctx) {
+		var res sql.Result
+		err := s.tx(ctx, func(tx *sql.Tx) error {
+			st, err := s.txStmt(ctx, tx, query)
+			if err != nil {
+				return err
+			}
+			res, err = st.ExecContext(ctx, args...)
+			return err
+		})
+		return res, err
+	}
 	st, err := s.prepared(ctx, query)
 	if err != nil {
 		return nil, err

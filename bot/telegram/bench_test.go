@@ -92,6 +92,7 @@ func BenchmarkTelegramEchoBaseline(b *testing.B) {
 	f.Reset()
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer cpuPerOp(b)()
 	for i := 0; i < b.N; i++ {
 		p.post(b, in[i])
 		waitOne(b, f, resident)
@@ -116,6 +117,7 @@ func BenchmarkTelegramUpdate(b *testing.B) {
 	p := benchPoster{client: &http.Client{}, url: w.srv.URL + "/telegram"}
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer cpuPerOp(b)()
 	for i := 0; i < b.N; i++ {
 		p.post(b, in[i])
 		waitOne(b, w.f, resident)
@@ -143,6 +145,7 @@ func BenchmarkTelegramAdapterOnly(b *testing.B) {
 	f.Reset()
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer cpuPerOp(b)()
 	for i := 0; i < b.N; i++ {
 		p.post(b, in[i])
 		waitOne(b, f, resident)

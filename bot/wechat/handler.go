@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"linli/bot"
@@ -53,6 +54,15 @@ type HandlerOptions struct {
 	// Retain is how long a finished step's passive reply is kept for
 	// WeChat's retries (it retries 3 times, 5 s apart); default 20 s.
 	Retain time.Duration
+	// MaxSteps bounds the steps running at once; default 64.
+	MaxSteps int
+	// MaxWaiting bounds the messages waiting for a step; default 4096.
+	// Beyond it, or when the steps starting now had waited longer than the
+	// reply budget (the server is that far behind), the server is
+	// overloaded: it answers 503 and stores nothing, and WeChat pushes the
+	// message again. A short stall does not refuse anything: until steps
+	// start again, only MaxWaiting counts.
+	MaxWaiting int
 }
 
 // Handler is the http.Handler of the callback URL (wechat.path): GET for
@@ -67,7 +77,11 @@ type Handler struct {
 	mu      sync.Mutex
 	flights map[string]*flight
 	// runs counts steps running in the background, for Drain.
-	runs sync.WaitGroup
+	runs  sync.WaitGroup
+	steps *stepPool
+	// shed counts refused messages; shedLogged is when that was last logged.
+	shed       atomic.Int64
+	shedLogged atomic.Int64
 }
 
 // Drain waits until the steps still running in the background (those
@@ -110,6 +124,12 @@ func NewHandler(cfg Config, opt HandlerOptions) (*Handler, error) {
 	if opt.Retain <= 0 {
 		opt.Retain = 20 * time.Second
 	}
+	if opt.MaxSteps <= 0 {
+		opt.MaxSteps = 64
+	}
+	if opt.MaxWaiting <= 0 {
+		opt.MaxWaiting = 4096
+	}
 	budget := cfg.ReplyBudget
 	if budget <= 0 {
 		budget = 4 * time.Second
@@ -118,7 +138,8 @@ func NewHandler(cfg Config, opt HandlerOptions) (*Handler, error) {
 	for _, s := range cfg.QRScenes {
 		scenes[s.Scene] = s
 	}
-	return &Handler{proto: proto, budget: budget, scenes: scenes, opt: opt, log: opt.Logger, flights: map[string]*flight{}}, nil
+	return &Handler{proto: proto, budget: budget, scenes: scenes, opt: opt, log: opt.Logger, flights: map[string]*flight{},
+		steps: newStepPool(opt.MaxSteps, opt.MaxWaiting)}, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -165,7 +186,11 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := h.message(in)
-	reply := h.await(r.Context(), m)
+	reply, ok := h.await(r.Context(), m)
+	if !ok {
+		http.Error(w, "overloaded", http.StatusServiceUnavailable)
+		return
+	}
 	h.write(w, in, reply)
 }
 
@@ -327,6 +352,7 @@ type flight struct {
 	replies  []bot.Reply
 	latest   int        // number of the newest waiting request
 	state    claimState // who delivers the replies
+	shed     bool       // refused: the server was overloaded
 }
 
 type claimState int
@@ -355,12 +381,16 @@ func (h *Handler) join(m bot.Message) (*flight, int, bool) {
 	return f, n, !ok
 }
 
-// await runs m (once) and returns the reply to give passively, if any.
-func (h *Handler) await(ctx context.Context, m bot.Message) bot.Reply {
+// await runs m (once) and returns the reply to give passively, if any. It
+// reports false when the server is too far behind to take the message.
+func (h *Handler) await(ctx context.Context, m bot.Message) (bot.Reply, bool) {
 	f, me, first := h.join(m)
 	if first {
 		h.runs.Add(1)
-		go h.run(ctx, f, m)
+		if !h.steps.submit(m.UserID, func() { h.run(ctx, f, m) }, h.budget) {
+			h.runs.Done()
+			h.refuse(m, f)
+		}
 	}
 	timer := time.NewTimer(h.budget)
 	defer timer.Stop()
@@ -370,6 +400,10 @@ func (h *Handler) await(ctx context.Context, m bot.Message) bot.Reply {
 	case <-ctx.Done():
 	}
 	f.mu.Lock()
+	if f.shed {
+		f.mu.Unlock()
+		return bot.Reply{}, false
+	}
 	var rest []bot.Reply
 	var reply bot.Reply
 	switch {
@@ -380,6 +414,8 @@ func (h *Handler) await(ctx context.Context, m bot.Message) bot.Reply {
 		}
 		f.state = passive
 		reply, rest = f.replies[0], f.replies[1:]
+		// Kept for WeChat's retries: only what they are answered with.
+		f.replies = []bot.Reply{reply}
 	case f.finished && f.state == passive && me == f.latest:
 		reply = f.replies[0] // the earlier answer was lost: give it again
 	case !f.finished && f.state == unclaimed && me == f.latest:
@@ -389,7 +425,28 @@ func (h *Handler) await(ctx context.Context, m bot.Message) bot.Reply {
 	if len(rest) > 0 {
 		h.enqueue(m, rest, 1)
 	}
-	return reply
+	return reply, true
+}
+
+// refuse gives up a message the server has no room for: its waiting
+// requests answer 503 and it is forgotten at once, so that WeChat's next
+// push of it is a new attempt. Nothing of it was stored.
+func (h *Handler) refuse(m bot.Message, f *flight) {
+	h.mu.Lock()
+	if h.flights[m.DedupeKey] == f {
+		delete(h.flights, m.DedupeKey)
+	}
+	h.mu.Unlock()
+	f.mu.Lock()
+	f.shed, f.finished = true, true
+	close(f.done)
+	f.mu.Unlock()
+	n := h.shed.Add(1)
+	// Logged at most every 10 s: an overload must not also flood the log.
+	now := time.Now().Unix()
+	if last := h.shedLogged.Load(); now-last >= 10 && h.shedLogged.CompareAndSwap(last, now) {
+		h.log.Warn("wechat: overloaded, messages refused", "refused_total", n, "waiting", h.steps.backlog())
+	}
 }
 
 // run handles the message in the background, detached from the request so
@@ -411,15 +468,21 @@ func (h *Handler) run(reqCtx context.Context, f *flight, m bot.Message) {
 		f.replies, f.state = nil, dropped
 	}
 	sendAll := f.state == late
+	if sendAll {
+		f.replies = nil // a retry finds the flight late: nothing to give it
+	}
 	close(f.done)
 	f.mu.Unlock()
 	if sendAll && len(replies) > 0 {
 		h.enqueue(m, replies, 0)
 	}
+	// Only the key is kept until then: at 1000 messages a second the
+	// retained flights were half of the server's live heap.
+	key := m.DedupeKey
 	time.AfterFunc(h.opt.Retain, func() {
 		h.mu.Lock()
-		if h.flights[m.DedupeKey] == f {
-			delete(h.flights, m.DedupeKey)
+		if h.flights[key] == f {
+			delete(h.flights, key)
 		}
 		h.mu.Unlock()
 	})

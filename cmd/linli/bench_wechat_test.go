@@ -69,6 +69,7 @@ func BenchmarkWeChatInbound(b *testing.B) {
 	texts := []string{"楼道灯坏了三天，晚上很黑", "返回"}
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer cpuPerOp(b)()
 	for i := 0; i < b.N; i++ {
 		id++
 		out := benchPost(b, h, target, benchBody("oBench", texts[i%2], id, now))
@@ -109,6 +110,7 @@ func BenchmarkWeChatEchoBaseline(b *testing.B) {
 	texts := []string{"楼道灯坏了三天，晚上很黑", "返回"}
 	b.ReportAllocs()
 	b.ResetTimer()
+	defer cpuPerOp(b)()
 	for i := 0; i < b.N; i++ {
 		id++
 		out := benchPost(b, h, target, benchBody("oBench", texts[i%2], id, now))

@@ -96,11 +96,19 @@ type loadSpec struct {
 
 type loadResult struct {
 	sent, passive, success, failed int64
+	refused                        int64 // of failed: 503, the server shed the message
 	firstErr                       string
 	lat                            []time.Duration
-	elapsed                        time.Duration
-	maxRSS, hwm                    int64 // KiB
-	pid                            int
+	// worst is the slowest answer to a request sent in each second of the
+	// run: a spike every few seconds points at a periodic job, a bad
+	// stretch at the machine or a backlog.
+	worst       []time.Duration
+	elapsed     time.Duration
+	maxRSS, hwm int64 // KiB
+	pid         int
+	// loadBefore and loadAfter are the machine's load averages: figures
+	// taken on a busy machine say little about the server.
+	loadBefore, loadAfter string
 }
 
 func (r *loadResult) print(w io.Writer) {
@@ -111,16 +119,39 @@ func (r *loadResult) print(w io.Writer) {
 		i := int(p * float64(len(r.lat)-1))
 		return r.lat[i]
 	}
-	fmt.Fprintf(w, "sent %d in %s (%.0f/s): %d passive replies, %d \"success\", %d failed\n",
-		r.sent, r.elapsed.Round(time.Millisecond), float64(r.sent)/r.elapsed.Seconds(), r.passive, r.success, r.failed)
+	fmt.Fprintf(w, "sent %d in %s (%.0f/s): %d passive replies, %d \"success\", %d failed (%d refused with 503)\n",
+		r.sent, r.elapsed.Round(time.Millisecond), float64(r.sent)/r.elapsed.Seconds(), r.passive, r.success, r.failed, r.refused)
 	if r.firstErr != "" {
 		fmt.Fprintf(w, "first failure: %s\n", r.firstErr)
 	}
 	fmt.Fprintf(w, "latency p50 %s  p90 %s  p99 %s  max %s\n", pct(0.50).Round(10*time.Microsecond),
 		pct(0.90).Round(10*time.Microsecond), pct(0.99).Round(10*time.Microsecond), pct(1).Round(10*time.Microsecond))
+	if len(r.worst) > 0 {
+		fmt.Fprint(w, "slowest answer per second sent (ms):")
+		for _, d := range r.worst {
+			fmt.Fprintf(w, " %.0f", float64(d)/float64(time.Millisecond))
+		}
+		fmt.Fprintln(w)
+	}
 	if r.pid != 0 {
 		fmt.Fprintf(w, "server pid %d: max sampled RSS %.1f MiB, peak RSS (VmHWM) %.1f MiB\n", r.pid, float64(r.maxRSS)/1024, float64(r.hwm)/1024)
 	}
+	if r.loadBefore != "" {
+		fmt.Fprintf(w, "machine load average (1, 5, 15 min): %s before, %s after\n", r.loadBefore, r.loadAfter)
+	}
+}
+
+// loadAverage reads the machine's load averages (Linux), or "".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func loadSignature(token, ts, nonce string) string {
@@ -159,7 +190,8 @@ func runLoad(ctx context.Context, s loadSpec) (*loadResult, error) {
 	defer client.CloseIdleConnections()
 	total := int(int64(s.rate) * int64(s.duration) / int64(time.Second))
 	interval := time.Second / time.Duration(s.rate)
-	res := &loadResult{pid: s.pid, lat: make([]time.Duration, 0, total)}
+	res := &loadResult{pid: s.pid, lat: make([]time.Duration, 0, total), loadBefore: loadAverage(),
+		worst: make([]time.Duration, (s.duration+time.Second-1)/time.Second)}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	seq := make([]int, s.users)
@@ -222,6 +254,9 @@ func runLoad(ctx context.Context, s loadSpec) (*loadResult, error) {
 			switch {
 			case err != nil:
 				res.failed++
+				if errors.Is(err, errRefused) {
+					res.refused++
+				}
 				if res.firstErr == "" {
 					res.firstErr = err.Error()
 				}
@@ -232,10 +267,14 @@ func runLoad(ctx context.Context, s loadSpec) (*loadResult, error) {
 				res.passive++
 			}
 			res.lat = append(res.lat, took)
+			if sec := int(t0.Sub(start) / time.Second); sec >= 0 && sec < len(res.worst) {
+				res.worst[sec] = max(res.worst[sec], took)
+			}
 		}()
 	}
 	wg.Wait()
 	res.elapsed = time.Since(start)
+	res.loadAfter = loadAverage()
 	close(stopRSS)
 	<-rssDone
 	sort.Slice(res.lat, func(a, b int) bool { return res.lat[a] < res.lat[b] })
@@ -244,6 +283,9 @@ func runLoad(ctx context.Context, s loadSpec) (*loadResult, error) {
 	}
 	return res, nil
 }
+
+// errRefused is a 503: the server had no room for the message.
+var errRefused = errors.New("HTTP 503 (refused)")
 
 func post(ctx context.Context, c *http.Client, u, body string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(body))
@@ -259,6 +301,9 @@ func post(ctx context.Context, c *http.Client, u, body string) (string, error) {
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return "", err
+	}
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		return "", fmt.Errorf("%w: %.100s", errRefused, b)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("HTTP %d: %.100s", resp.StatusCode, b)
