@@ -51,7 +51,7 @@ type Dispatcher struct {
 	Workers int
 	// Limiter paces every SMS provider call (sends and look-ups); nil: none.
 	Limiter *rate.Limiter
-	// Quiet holds non-urgent reminder, survey and notice SMS back.
+	// Quiet holds every SMS back but verification codes and urgent rows.
 	Quiet QuietHours
 	// HoldFor is how long a row held for a pull channel (the web chat, the
 	// console) waits for the page to collect it before it moves on down the
