@@ -216,14 +216,22 @@ func (j *Jobs) Broadcasts(ctx context.Context, now time.Time) error {
 			errs = append(errs, err)
 			continue
 		}
-		sent := n[store.OutboxSent] + n[store.OutboxDelivered] + n[store.OutboxHeld]
+		// Rows held for a web page have reached nobody yet: they are counted
+		// apart, and those that will still move on to SMS keep the
+		// broadcast running.
+		heldDue, err := e.st.BroadcastHeldDue(ctx, b.ID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		sent, held := n[store.OutboxSent]+n[store.OutboxDelivered], n[store.OutboxHeld]
 		failed, unreachable := n[store.OutboxFailed], n[store.OutboxUnreachable]
 		left := n[store.OutboxPending] + n[store.OutboxLeased]
 		ref := "B" + strconv.FormatInt(b.ID, 10)
-		if left == 0 {
+		if left+heldDue == 0 {
 			err := e.st.SetBroadcastStatus(ctx, b.ID, store.BroadcastSending, store.BroadcastDone, 0, now)
 			if err == nil || errors.Is(err, store.ErrConflict) {
-				err = e.alertStaff(ctx, ref, "bc-done:"+ref, T(lang, "bc.done", b.ID, sent, failed, unreachable, n[store.OutboxCancelled]))
+				err = e.alertStaff(ctx, ref, "bc-done:"+ref, T(lang, "bc.done", b.ID, sent, failed, unreachable, held, n[store.OutboxCancelled]))
 			}
 			errs = append(errs, err)
 			continue
@@ -235,7 +243,7 @@ func (j *Jobs) Broadcasts(ctx context.Context, now time.Time) error {
 		if now.Sub(last) >= j.cfg.ProgressEvery {
 			round := int(now.Sub(b.StartedAt) / j.cfg.ProgressEvery)
 			errs = append(errs, e.alertStaff(ctx, ref, fmt.Sprintf("bc-progress:%s:%d", ref, round),
-				T(lang, "bc.progress", b.ID, sent, failed, unreachable, left)))
+				T(lang, "bc.progress", b.ID, sent, failed, unreachable, held, left)))
 			errs = append(errs, e.st.NoteBroadcastReported(ctx, b.ID, now))
 		}
 	}

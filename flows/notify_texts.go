@@ -38,8 +38,8 @@ var notifyTexts = catalog{
 	"digest.failed":      {"过去一天有 %d 条消息未送达，详见 /open 或后台。", "%d messages could not be delivered in the last day."},
 	"digest.broadcasts":  {"今天安排发送的通知：%d 条。", "Notices scheduled for today: %d."},
 	"bc.started":         {"📢 通知 B%d 开始发送，共 %d 人。", "📢 Notice B%d is going out to %d residents."},
-	"bc.progress":        {"📢 通知 B%d 进度：已送出 %d，失败 %d，无法联系 %d，待发送 %d。", "📢 Notice B%d so far: %d sent, %d failed, %d unreachable, %d to go."},
-	"bc.done":            {"📢 通知 B%d 发送完毕：已送出 %d，失败 %d，无法联系 %d，已退订跳过 %d。", "📢 Notice B%d finished: %d sent, %d failed, %d unreachable, %d skipped (unsubscribed)."},
+	"bc.progress":        {"📢 通知 B%d 进度：已送出 %d，失败 %d，无法联系 %d，等待居民打开网页查看 %d，待发送 %d。", "📢 Notice B%d so far: %d sent, %d failed, %d unreachable, %d waiting for the resident to open the web chat, %d to go."},
+	"bc.done":            {"📢 通知 B%d 发送完毕：已送出 %d，失败 %d，无法联系 %d，等待居民打开网页查看 %d，已退订跳过 %d。", "📢 Notice B%d finished: %d sent, %d failed, %d unreachable, %d waiting for the resident to open the web chat, %d skipped (unsubscribed)."},
 	// The /broadcast flow (admins).
 	"flow.broadcast":       {"群发通知", "broadcast"},
 	"bc.ask_audience":      {"发给谁？", "Who should receive it?"},

@@ -51,8 +51,13 @@ type Dispatcher struct {
 	Workers int
 	// Limiter paces every SMS provider call (sends and look-ups); nil: none.
 	Limiter *rate.Limiter
-	// Quiet holds non-urgent reminder, survey and notice SMS back.
+	// Quiet holds every SMS back but verification codes and urgent rows.
 	Quiet QuietHours
+	// HoldFor is how long a row held for a pull channel (the web chat, the
+	// console) waits for the page to collect it before it moves on down the
+	// resident's chain (other channels, template message, SMS); 0: it waits
+	// for the page however long. A row nothing else can reach stays held.
+	HoldFor time.Duration
 	// Loc is the community's time zone: the day of the per-number caps.
 	Loc *time.Location
 	// SMSBatch caps the numbers of one SendSms call (the provider's own
@@ -295,17 +300,17 @@ func (d *Dispatcher) walk(ctx context.Context, r *run, row store.OutboxRow, c *s
 		return
 	}
 	var errs []string
-	for _, to := range d.chain(row, c) {
+	chain := d.chain(row, c)
+	for i, to := range chain {
 		if to.Channel == ChannelSMS {
 			r.queueSMS(&smsJob{row: row, phone: to.Address, errs: errs})
 			return
 		}
 		if d.pull[to.Channel] {
-			if err := d.st.HoldOutbox(ctx, row.ID, to.Channel, to.Address); err != nil {
-				r.finish(row, pending(to.Channel, err.Error()))
-				return
+			if row.HoldChannel != "" {
+				continue // its page had its time: the rest of the chain now
 			}
-			r.held()
+			r.finish(row, d.hold(to, chain[i+1:]))
 			return
 		}
 		s := d.senders[to.Channel]
@@ -337,6 +342,45 @@ func (d *Dispatcher) walk(ctx context.Context, r *run, row store.OutboxRow, c *s
 		errs = append(errs, "no channel")
 	}
 	r.finish(row, store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxUnreachable, Error: clip(strings.Join(errs, "; "))}})
+}
+
+// hold parks a row for a pull channel. It gets a deadline, after which it
+// moves on down the rest of its chain, when something there may reach the
+// resident; otherwise it simply waits for the page.
+func (d *Dispatcher) hold(to Recipient, rest []Recipient) store.OutboxFinish {
+	f := store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxHeld, Channel: to.Channel},
+		HoldChannel: to.Channel, HoldAddress: to.Address}
+	if d.HoldFor <= 0 {
+		return f
+	}
+	for _, next := range rest {
+		if next.Channel == ChannelSMS || (!d.pull[next.Channel] && d.senders[next.Channel] != nil) {
+			f.HoldUntil = d.now().Add(d.HoldFor)
+			break
+		}
+	}
+	return f
+}
+
+// keepHeld gives a row that its page can still collect back to the page
+// instead of giving up on it: a row the rest of its chain cannot reach (or
+// that failed there for good) waits for the page with no deadline, and one
+// to be tried again later waits for the page until then. A row whose SMS
+// may have gone out stays pending: it is looked up before anything else.
+func keepHeld(row store.OutboxRow, f store.OutboxFinish) store.OutboxFinish {
+	if row.HoldChannel == "" {
+		return f
+	}
+	switch {
+	case f.Status == store.OutboxFailed || f.Status == store.OutboxUnreachable:
+		f.HoldUntil = time.Time{}
+	case f.Status == store.OutboxPending && f.SMSOutID == "":
+		f.HoldUntil = f.RetryAt
+	default:
+		return f
+	}
+	f.Status, f.Channel, f.Provider, f.ProviderID = store.OutboxHeld, row.HoldChannel, "", ""
+	return f
 }
 
 func pending(channel, err string) store.OutboxFinish {

@@ -163,7 +163,7 @@ func (r *run) done() {
 // finish records one row's outcome, turning a retry into a failure once the
 // row has used its attempts.
 func (r *run) finish(row store.OutboxRow, f store.OutboxFinish) {
-	f = r.d.settle(row, f)
+	f = keepHeld(row, r.d.settle(row, f))
 	f.ID = row.ID
 	r.p.w.add(store.OutboxWrites{Finishes: []store.OutboxFinish{f}})
 	r.mu.Lock()
@@ -174,6 +174,18 @@ func (r *run) finish(row store.OutboxRow, f store.OutboxFinish) {
 
 // finishGroup records one outcome for the rows of one SMS call.
 func (r *run) finishGroup(jobs []*smsJob, f store.OutboxFinish) {
+	if f.Status != store.OutboxSent && f.Status != store.OutboxDelivered && (f.Status != store.OutboxPending || f.SMSOutID == "") {
+		// Rows their web page can still collect go back to it (keepHeld).
+		var keep []*smsJob
+		for _, j := range jobs {
+			if j.row.HoldChannel != "" {
+				r.finish(j.row, f)
+			} else {
+				keep = append(keep, j)
+			}
+		}
+		jobs = keep
+	}
 	if f.Status == store.OutboxPending && !f.UndoAttempt && f.SMSOutID == "" {
 		// Rows that have used their attempts fail one by one.
 		var keep []*smsJob
@@ -202,13 +214,6 @@ func (r *run) finishGroup(jobs []*smsJob, f store.OutboxFinish) {
 	for _, j := range jobs {
 		r.note(j.row, f)
 	}
-}
-
-// held counts a row parked for a pull channel (HoldOutbox recorded it).
-func (r *run) held() {
-	r.mu.Lock()
-	r.handled++
-	r.mu.Unlock()
 }
 
 // putBack returns rows that were never tried (the dispatcher is stopping,

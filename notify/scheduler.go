@@ -68,13 +68,18 @@ type ScheduleConfig struct {
 	// ReceiptAfter is how long an SMS may go without a pushed delivery
 	// receipt before QuerySendDetails is asked.
 	ReceiptAfter time.Duration `yaml:"receipt_after"`
+	// HoldFor is how long a message for a resident last seen on the web
+	// chat (or linli chat) waits for the page before it moves on down their
+	// chain: other channels, template message, SMS (Dispatcher.HoldFor).
+	HoldFor time.Duration `yaml:"hold_for"`
 }
 
 // DefaultSchedule is the schedule of a config file that says nothing.
 func DefaultSchedule() ScheduleConfig {
 	return ScheduleConfig{DispatchEvery: 5 * time.Second, Lease: 2 * time.Minute, SurveyAfter: 24 * time.Hour,
 		SurveysEvery: 10 * time.Minute, EscalateEvery: 5 * time.Minute, EscalateRepeat: 12 * time.Hour,
-		DigestAt: "09:00", PurgeAt: "03:30", BroadcastsEvery: 10 * time.Second, ReceiptAfter: 10 * time.Minute}
+		DigestAt: "09:00", PurgeAt: "03:30", BroadcastsEvery: 10 * time.Second, ReceiptAfter: 10 * time.Minute,
+		HoldFor: 10 * time.Minute}
 }
 
 // ReceiptQuerier asks the provider for the delivery state of an accepted

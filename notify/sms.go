@@ -72,8 +72,14 @@ const (
 
 var mobileRe = regexp.MustCompile(`^1[3-9][0-9]{9}$`)
 
-// quietKinds wait for the end of quiet hours unless urgent.
-var quietKinds = map[string]bool{KindReminder: true, KindSurvey: true, KindNotice: true}
+// waitsForQuiet says whether an SMS waits for the end of quiet hours: all
+// of them do (staff replies, ticket updates, offers, reminders, surveys,
+// notices) except verification codes, which are useless late, and rows
+// marked urgent (staff alerts, urgent broadcasts). Chat channels never
+// wait: quiet hours are about a phone beeping at night.
+func waitsForQuiet(row store.OutboxRow) bool {
+	return !row.Urgent && row.Kind != KindVerifyCode
+}
 
 // smsJob is a row whose chain reached SMS.
 type smsJob struct {
@@ -213,7 +219,7 @@ func (d *Dispatcher) sendSMS(p *pipeline, r *run, jobs []*smsJob) {
 		case tc != nil && !tc.HasTemplate(j.row.Body.Template):
 			unreachable(j, "no approved template for "+j.row.Body.Template)
 		default:
-			if quietKinds[j.row.Kind] && !j.row.Urgent {
+			if waitsForQuiet(j.row) {
 				if until, in := d.Quiet.Until(now); in {
 					r.finish(j.row, postpone(until, "quiet hours"))
 					continue

@@ -46,8 +46,8 @@ var erasureCoverage = []struct{ table, columns, how string }{
 		"kept for the office's figures: resident_id NULL, description replaced by ErasedMarker, photo, place and phone cleared"},
 	{"ticket_events", "id ticket_id kind actor note created_at",
 		"kept: the resident's notes on their tickets, and any note quoting them, blanked"},
-	{"outbox", "id kind resident_id target_channel target_address body ref dedupe_key urgent due_at status attempts lease_until channel provider provider_id error created_at sent_at delivered_at sms_phone sms_template sms_out_id sms_try_at receipt_checks broadcast_id",
-		"rows to them: cancelled if unsent, body, address, phone and error blanked, unlinked; staff rows about their tickets or quoting them: body replaced by ErasedMarker; dedupe keys naming them dropped"},
+	{"outbox", "id kind resident_id target_channel target_address body ref dedupe_key urgent due_at status attempts lease_until channel provider provider_id error created_at sent_at delivered_at sms_phone sms_template sms_out_id sms_try_at receipt_checks broadcast_id hold_channel hold_address hold_until",
+		"rows to them: cancelled if unsent, body, addresses (hold_address too), phone and error blanked, unlinked; staff rows about their tickets or quoting them: body replaced by ErasedMarker; dedupe keys naming them dropped"},
 	{"bookings", "id code resident_id service slot_at party status offer_until created_at updated_at",
 		"future ones cancelled by the caller first; all unlinked (resident_id NULL), counts kept"},
 	{"registrations", "id code event_id resident_id companions party status offer_until checked_in_at companions_in checked_in_by created_at updated_at",
@@ -287,7 +287,7 @@ func eraseOutboxTx(ctx context.Context, tx *sql.Tx, id int64, tickets, addresses
 		return fmt.Errorf("store: erase outbox: %w", err)
 	}
 	out.OutboxCancelled, _ = res.RowsAffected()
-	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET resident_id = NULL, body = '{}', target_address = '', sms_phone = '',
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET resident_id = NULL, body = '{}', target_address = '', hold_address = '', sms_phone = '',
 		error = '', dedupe_key = NULL WHERE `+cond, args...); err != nil {
 		return fmt.Errorf("store: erase outbox: %w", err)
 	}

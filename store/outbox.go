@@ -74,20 +74,27 @@ type OutboxRow struct {
 	SMSTryAt    time.Time
 	// BroadcastID links a notice row to its broadcast (0: none).
 	BroadcastID int64
+	// HoldChannel and HoldAddress name the pull channel (web chat, console)
+	// and its address that a held row waits for; once set they stay, and
+	// the row's chain skips pull channels from then on. HoldUntil is when a
+	// held row moves on down its chain (zero: it waits for the page).
+	HoldChannel string
+	HoldAddress string
+	HoldUntil   time.Time
 }
 
 const outboxColumns = `id, kind, resident_id, target_channel, target_address, body, ref, dedupe_key, urgent, due_at,
 	status, attempts, lease_until, channel, provider, provider_id, error, created_at, sent_at, delivered_at,
-	sms_phone, sms_template, sms_out_id, sms_try_at, broadcast_id`
+	sms_phone, sms_template, sms_out_id, sms_try_at, broadcast_id, hold_channel, hold_address, hold_until`
 
 func scanOutbox(row interface{ Scan(...any) error }) (OutboxRow, error) {
 	var o OutboxRow
-	var resident, lease, due, created, sent, delivered, try, broadcast sql.NullInt64
+	var resident, lease, due, created, sent, delivered, try, broadcast, hold sql.NullInt64
 	var dedupe sql.NullString
 	var body string
 	err := row.Scan(&o.ID, &o.Kind, &resident, &o.TargetChannel, &o.TargetAddress, &body, &o.Ref, &dedupe, &o.Urgent, &due,
 		&o.Status, &o.Attempts, &lease, &o.Channel, &o.Provider, &o.ProviderID, &o.Error, &created, &sent, &delivered,
-		&o.SMSPhone, &o.SMSTemplate, &o.SMSOutID, &try, &broadcast)
+		&o.SMSPhone, &o.SMSTemplate, &o.SMSOutID, &try, &broadcast, &o.HoldChannel, &o.HoldAddress, &hold)
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, ErrNotFound
 	}
@@ -101,6 +108,7 @@ func scanOutbox(row interface{ Scan(...any) error }) (OutboxRow, error) {
 	o.DueAt, o.LeaseUntil, o.CreatedAt = fromUnix(due), fromUnix(lease), fromUnix(created)
 	o.SentAt, o.DeliveredAt = fromUnix(sent), fromUnix(delivered)
 	o.SMSTryAt, o.BroadcastID = fromUnix(try), broadcast.Int64
+	o.HoldUntil = fromUnix(hold)
 	return o, nil
 }
 
@@ -174,7 +182,8 @@ func (s *Store) OutboxRowByID(ctx context.Context, id int64) (OutboxRow, error) 
 
 // LeaseOutbox claims up to limit due rows for one dispatcher until
 // now+lease: first rows whose earlier lease ran out (a dispatcher died
-// mid-send), then urgent rows, then the rest, each oldest due first. The
+// mid-send), then urgent rows, then held rows whose HoldUntil passed, then
+// the rest, each oldest due first. The
 // caller tells the rows of a dead dispatcher by Status == leased in the
 // returned copy, and must reconcile those with SMSOutID set before resending.
 // The copy shows each row as it was before this lease (Attempts not yet
@@ -201,6 +210,9 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 	}{
 		{"status = 'leased' AND lease_until <= ?" + filter + " ORDER BY lease_until, id", append([]any{now.Unix()}, fargs...), OutboxLeased, "id"},
 		{"status = 'pending' AND urgent = 1 AND due_at <= ?" + filter + " ORDER BY due_at, id", append([]any{now.Unix()}, fargs...), OutboxPending, "due_at"},
+		// Rows held for a pull channel whose deadline passed move on down
+		// their chain; they waited long enough already to go before the rest.
+		{"status = 'held' AND hold_until <= ?" + filter + " ORDER BY hold_until, id", append([]any{now.Unix()}, fargs...), OutboxHeld, "hold_until"},
 		{"status = 'pending' AND urgent = 0 AND due_at <= ?" + filter + " ORDER BY due_at, id", append([]any{now.Unix()}, fargs...), OutboxPending, "due_at"},
 	}
 	type claim struct {
@@ -373,9 +385,11 @@ func (s *Store) FinishOutbox(ctx context.Context, id int64, o OutboxOutcome) err
 }
 
 // CancelOutbox withdraws pending rows about ref for a resident (e.g. the
-// reminders of a cancelled booking). It returns how many were cancelled.
+// reminders of a cancelled booking), and rows still held for their web
+// page, which would otherwise be shown, or move on to SMS, later. It returns
+// how many were cancelled.
 func (s *Store) CancelOutbox(ctx context.Context, residentID int64, ref string) (int64, error) {
-	res, err := s.exec(ctx, "UPDATE outbox SET status = 'cancelled' WHERE resident_id = ? AND ref = ? AND status = 'pending'", residentID, ref)
+	res, err := s.exec(ctx, "UPDATE outbox SET status = 'cancelled' WHERE resident_id = ? AND ref = ? AND status IN ('pending', 'held')", residentID, ref)
 	if err != nil {
 		return 0, err
 	}
@@ -383,18 +397,20 @@ func (s *Store) CancelOutbox(ctx context.Context, residentID int64, ref string) 
 }
 
 // HoldOutbox parks a leased row for a pull channel (the web chat, the
-// console), which collects it when the resident is next there.
+// console), which collects it when the resident is next there; it has no
+// deadline (the dispatcher gives its holds one through WriteOutbox).
 func (s *Store) HoldOutbox(ctx context.Context, id int64, channel, address string) error {
-	_, err := s.exec(ctx, `UPDATE outbox SET status = 'held', lease_until = NULL, channel = ?, target_channel = ?, target_address = ?
-		WHERE id = ?`, channel, channel, address, id)
+	_, err := s.exec(ctx, `UPDATE outbox SET status = 'held', lease_until = NULL, channel = ?, hold_channel = ?, hold_address = ?,
+		hold_until = NULL WHERE id = ?`, channel, channel, address, id)
 	return err
 }
 
 // HeldOutbox lists rows waiting for a pull channel to collect them for one
-// address, oldest first.
+// address, oldest first. A row that went out on another channel after its
+// hold's deadline is no longer held, so the page never shows it again.
 func (s *Store) HeldOutbox(ctx context.Context, channel, address string) ([]OutboxRow, error) {
 	return scanOutboxRows(s.db.QueryContext(ctx, "SELECT "+outboxColumns+` FROM outbox
-		WHERE target_channel = ? AND target_address = ? AND status = 'held' ORDER BY id`,
+		WHERE hold_channel = ? AND hold_address = ? AND status = 'held' ORDER BY id`,
 		channel, address))
 }
 

@@ -26,6 +26,12 @@ type OutboxFinish struct {
 	// UndoAttempt returns the attempt its lease counted: the row was put off
 	// (quiet hours, a per-number cap) before anything was tried.
 	UndoAttempt bool
+	// For Status held: HoldUntil is when the row moves on down its chain
+	// (zero: never, it waits for the page); HoldChannel and HoldAddress, when
+	// set, name the pull channel that collects it (the first hold).
+	HoldUntil   time.Time
+	HoldChannel string
+	HoldAddress string
 }
 
 // update is the UPDATE (without WHERE) that records f, and its arguments.
@@ -50,6 +56,17 @@ func (f OutboxFinish) update(now time.Time) (string, []any) {
 	case OutboxPending:
 		b.WriteString(", due_at = ?")
 		args = append(args, f.RetryAt.Unix())
+	case OutboxHeld:
+		var until any
+		if !f.HoldUntil.IsZero() {
+			until = f.HoldUntil.Unix()
+		}
+		b.WriteString(", hold_until = ?")
+		args = append(args, until)
+		if f.HoldChannel != "" {
+			b.WriteString(", hold_channel = ?, hold_address = ?")
+			args = append(args, f.HoldChannel, f.HoldAddress)
+		}
 	}
 	if !f.OutIDOnRecord {
 		b.WriteString(", sms_out_id = ?")

@@ -327,6 +327,9 @@ func (v *validator) checkSchedule(c *Config) {
 	if s.EscalateRepeat < 0 {
 		v.add("schedule.escalate_repeat", "must not be negative")
 	}
+	if s.HoldFor < 0 {
+		v.add("schedule.hold_for", "must not be negative (0: wait for the page however long)")
+	}
 	if !clockRe.MatchString(s.DigestAt) {
 		v.add("schedule.digest_at", "must be a time such as 09:00, got %q", s.DigestAt)
 	}

@@ -39,6 +39,7 @@ func (a *app) wireNotify() error {
 	d.Limiter = rate.NewLimiter(rate.Limit(cfg.SMS.RatePerSecond), 1)
 	d.Quiet, d.Loc = quiet, loc
 	d.Lease = cfg.Schedule.Lease
+	d.HoldFor = cfg.Schedule.HoldFor
 	d.SMSBatch = cfg.SMS.BatchSize
 	// A round should hold a couple of full SendSms calls.
 	d.Batch = max(2*cfg.SMS.BatchSize, 200)
