@@ -59,5 +59,8 @@ func (st *state) clone() *state {
 	cp := *st
 	cp.Data = maps.Clone(st.Data)
 	cp.History = slices.Clone(st.History)
+	if st.Shelved != nil {
+		cp.Shelved = st.Shelved.clone()
+	}
 	return &cp
 }

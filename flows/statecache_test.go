@@ -13,7 +13,7 @@ import (
 // clone must copy every field that refers to shared memory; a new map,
 // slice or pointer field in state needs its own line in clone.
 func TestStateCloneIsDeep(t *testing.T) {
-	known := map[string]bool{"Data": true, "History": true}
+	known := map[string]bool{"Data": true, "History": true, "Shelved": true}
 	typ := reflect.TypeOf(state{})
 	for i := 0; i < typ.NumField(); i++ {
 		f := typ.Field(i)
@@ -24,10 +24,12 @@ func TestStateCloneIsDeep(t *testing.T) {
 			}
 		}
 	}
-	st := &state{Flow: "report", Data: map[string]string{"a": "1"}, History: []string{"x"}}
+	st := &state{Flow: "report", Data: map[string]string{"a": "1"}, History: []string{"x"},
+		Shelved: &state{Flow: "book", Data: map[string]string{"b": "1"}}}
 	cp := st.clone()
 	cp.Data["a"], cp.History[0], cp.Flow = "2", "y", "other"
-	if st.Data["a"] != "1" || st.History[0] != "x" || st.Flow != "report" {
+	cp.Shelved.Data["b"], cp.Shelved.Flow = "2", "events"
+	if st.Data["a"] != "1" || st.History[0] != "x" || st.Flow != "report" || st.Shelved.Data["b"] != "1" || st.Shelved.Flow != "book" {
 		t.Fatalf("clone shares memory: %+v", st)
 	}
 }
