@@ -39,8 +39,8 @@ func (e *Engine) alertSMSReply(ctx context.Context, phone string, ids []int64, d
 	if len(ids) > 0 {
 		params[paramReplyResident] = strconv.FormatInt(ids[0], 10)
 	}
-	return e.out.Enqueue(ctx, store.OutboxRow{Kind: kindAlert, TargetChannel: StaffChannel, Ref: "sms", DedupeKey: dedupe,
-		Urgent: true, DueAt: e.now(), Body: store.OutboxBody{Text: text, Lang: e.cfg.Community.Language, Params: params}})
+	return e.enqueueStaff(ctx, store.OutboxRow{Kind: kindAlert, TargetChannel: StaffChannel, Ref: "sms", DedupeKey: dedupe,
+		Urgent: true, DueAt: e.now(), Body: store.OutboxBody{Text: text, Lang: e.cfg.Community.Language, Params: params}}, true)
 }
 
 // replyToAlert handles a group reply to one of the desk's messages; false

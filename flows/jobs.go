@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"linli/bot"
 	"linli/store"
 )
 
@@ -50,10 +51,57 @@ func (e *Engine) Jobs(cfg JobsConfig) *Jobs {
 // alertStaff enqueues a message for the staff group. The dedupe key makes
 // it once-only however often a job runs.
 func (e *Engine) alertStaff(ctx context.Context, ref, dedupe, text string) error {
-	return e.out.Enqueue(ctx, store.OutboxRow{Kind: kindAlert, TargetChannel: StaffChannel, Ref: ref, DedupeKey: dedupe,
+	return e.enqueueStaff(ctx, store.OutboxRow{Kind: kindAlert, TargetChannel: StaffChannel, Ref: ref, DedupeKey: dedupe,
 		Urgent: true, DueAt: e.now(), Body: store.OutboxBody{Text: text, Lang: e.cfg.Community.Language,
-			Params: map[string]string{"mention_telegram_ids": e.adminTelegramIDs()}}})
+			Params: map[string]string{"mention_telegram_ids": e.adminTelegramIDs()}}}, false)
 }
+
+// alertStaffBySMS is alertStaff for what must reach somebody even in an
+// office without a staff group or WeChat staff: admins known only by their
+// phone get it as a notice SMS.
+func (e *Engine) alertStaffBySMS(ctx context.Context, ref, dedupe, text string) error {
+	return e.enqueueStaff(ctx, store.OutboxRow{Kind: kindAlert, TargetChannel: StaffChannel, Ref: ref, DedupeKey: dedupe,
+		Urgent: true, DueAt: e.now(), Body: store.OutboxBody{Text: text, Lang: e.cfg.Community.Language,
+			Params: map[string]string{"mention_telegram_ids": e.adminTelegramIDs()}}}, true)
+}
+
+// enqueueStaff sends a staff-group row where the office's staff are. With
+// a staff group (Telegram) it is the one row, routed by name. Without one,
+// each WeChat staff member gets a copy and, when sms is set, each admin
+// with a phone but no WeChat gets the text as a notice SMS (not urgent:
+// quiet hours apply). With nobody to reach, the row goes to the staff
+// channel as it is, where the log stands in for the group.
+func (e *Engine) enqueueStaff(ctx context.Context, row store.OutboxRow, sms bool) error {
+	if len(e.cfg.DeskChats) > 0 {
+		return e.out.Enqueue(ctx, row)
+	}
+	var rows []store.OutboxRow
+	for _, s := range e.cfg.Staff {
+		switch {
+		case s.WeChatOpenID != "":
+			r := row
+			r.TargetChannel, r.TargetAddress = bot.ChannelWeChat, s.WeChatOpenID
+			r.DedupeKey = row.DedupeKey + ":wechat:" + s.WeChatOpenID
+			r.Body.Params = nil
+			rows = append(rows, r)
+		case sms && s.Role == "admin" && s.Phone != "":
+			r := row
+			r.TargetChannel, r.TargetAddress, r.Urgent = channelSMS, s.Phone, false
+			r.DedupeKey = row.DedupeKey + ":sms:" + s.Name
+			r.Body = store.OutboxBody{Template: "notice", Lang: row.Body.Lang,
+				Params: map[string]string{"content": clip(row.Body.Text, staffSMSRunes)}}
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		rows = append(rows, row)
+	}
+	return e.out.Enqueue(ctx, rows...)
+}
+
+// staffSMSRunes bounds a staff alert sent as an SMS notice: enough for the
+// ticket number and what happened; the rest is in /t.
+const staffSMSRunes = 70
 
 // adminMentions names the admins in a staff-group message.
 func (e *Engine) adminMentions() string {
@@ -131,7 +179,7 @@ func (j *Jobs) Escalate(ctx context.Context, now time.Time) error {
 			cat = pick(lang, c.Name, c.NameEN)
 		}
 		text := T(lang, "alert.escalate", t.Number, cat, t.DueAt.In(e.loc).Format("01-02 15:04"), clip(t.Description, 60), e.adminMentions())
-		errs = append(errs, e.alertStaff(ctx, t.Number, fmt.Sprintf("escalate:%s:%d", t.Number, round), text))
+		errs = append(errs, e.alertStaffBySMS(ctx, t.Number, fmt.Sprintf("escalate:%s:%d", t.Number, round), text))
 	}
 	return errors.Join(errs...)
 }
@@ -373,7 +421,7 @@ func (j *Jobs) rate(ctx context.Context, survey store.OutboxRow, score int, at t
 		return err
 	}
 	if score <= 2 {
-		return e.alertStaff(ctx, t.Number, "survey-low:"+t.Number, T(e.staffLang(), "survey.low_alert", t.Number, score, e.adminMentions()))
+		return e.alertStaffBySMS(ctx, t.Number, "survey-low:"+t.Number, T(e.staffLang(), "survey.low_alert", t.Number, score, e.adminMentions()))
 	}
 	return nil
 }
