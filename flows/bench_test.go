@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"linli/bot"
+	"linli/bot/benchcpu"
 )
 
 // BenchmarkEngineStep measures one step of the report flow through the whole
@@ -21,7 +22,7 @@ func BenchmarkEngineStep(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer cpuPerOp(b)()
+	defer benchcpu.PerOp(b)()
 	for i := 0; i < b.N; i++ {
 		rs, err := h.bot.Handle(ctx, msgs[i%2])
 		if err != nil || len(rs) == 0 {

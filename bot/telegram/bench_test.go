@@ -13,6 +13,7 @@ import (
 	"github.com/go-telegram/bot/models"
 
 	"linli/bot"
+	"linli/bot/benchcpu"
 	"linli/bot/telegram"
 	"linli/bot/telegram/tgfake"
 )
@@ -92,7 +93,7 @@ func BenchmarkTelegramEchoBaseline(b *testing.B) {
 	f.Reset()
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer cpuPerOp(b)()
+	defer benchcpu.PerOp(b)()
 	for i := 0; i < b.N; i++ {
 		p.post(b, in[i])
 		waitOne(b, f, resident)
@@ -117,7 +118,7 @@ func BenchmarkTelegramUpdate(b *testing.B) {
 	p := benchPoster{client: &http.Client{}, url: w.srv.URL + "/telegram"}
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer cpuPerOp(b)()
+	defer benchcpu.PerOp(b)()
 	for i := 0; i < b.N; i++ {
 		p.post(b, in[i])
 		waitOne(b, w.f, resident)
@@ -145,7 +146,7 @@ func BenchmarkTelegramAdapterOnly(b *testing.B) {
 	f.Reset()
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer cpuPerOp(b)()
+	defer benchcpu.PerOp(b)()
 	for i := 0; i < b.N; i++ {
 		p.post(b, in[i])
 		waitOne(b, f, resident)

@@ -16,6 +16,7 @@ import (
 	"github.com/silenceper/wechat/v2/officialaccount/message"
 	"github.com/sirupsen/logrus"
 
+	"linli/bot/benchcpu"
 	"linli/bot/wechat/wechatfake"
 )
 
@@ -69,7 +70,7 @@ func BenchmarkWeChatInbound(b *testing.B) {
 	texts := []string{"楼道灯坏了三天，晚上很黑", "返回"}
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer cpuPerOp(b)()
+	defer benchcpu.PerOp(b)()
 	for i := 0; i < b.N; i++ {
 		id++
 		out := benchPost(b, h, target, benchBody("oBench", texts[i%2], id, now))
@@ -110,7 +111,7 @@ func BenchmarkWeChatEchoBaseline(b *testing.B) {
 	texts := []string{"楼道灯坏了三天，晚上很黑", "返回"}
 	b.ReportAllocs()
 	b.ResetTimer()
-	defer cpuPerOp(b)()
+	defer benchcpu.PerOp(b)()
 	for i := 0; i < b.N; i++ {
 		id++
 		out := benchPost(b, h, target, benchBody("oBench", texts[i%2], id, now))
