@@ -359,12 +359,13 @@ func (s *Store) RecordSMSReceipt(ctx context.Context, outID, bizID, phone string
 	if !delivered {
 		status, errText = OutboxFailed, "delivery: "+detail
 	}
-	match, arg := "sms_out_id = ?", outID
+	// Both indexes are partial: the <> '' terms let SQLite use them.
+	match, arg := "sms_out_id = ? AND sms_out_id <> ''", outID
 	if outID == "" {
 		if bizID == "" {
 			return 0, nil
 		}
-		match, arg = "provider_id = ?", bizID
+		match, arg = "provider_id = ? AND provider_id <> ''", bizID
 	}
 	res, err := s.exec(ctx, `UPDATE outbox SET status = ?, error = CASE WHEN ? <> '' THEN ? ELSE error END,
 		delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END, sent_at = COALESCE(sent_at, sms_try_at),
