@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -182,88 +181,44 @@ func (s *Store) WriteOutbox(ctx context.Context, w OutboxWrites) (lost []int, er
 	now := s.now()
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		lost = lost[:0]
-		// Outcomes of one shape share a prepared statement.
-		stmts := map[string]*sql.Stmt{}
-		defer func() {
-			for _, st := range stmts {
-				st.Close()
-			}
-		}()
+		// Outcomes of one shape share a prepared statement (kept by the store).
 		for _, f := range w.Finishes {
 			q, args := f.update(now)
-			st, ok := stmts[q]
-			if !ok {
-				var err error
-				if st, err = tx.PrepareContext(ctx, q+" WHERE id = ?"); err != nil {
-					return err
-				}
-				stmts[q] = st
-			}
-			if _, err := st.ExecContext(ctx, append(args, f.ID)...); err != nil {
+			if err := s.txExec(ctx, tx, q+" WHERE id = ?", append(args, f.ID)...); err != nil {
 				return err
 			}
 		}
 		for _, g := range w.Groups {
 			q, args := g.Finish.update(now)
-			if err := updateIDs(ctx, tx, q, args, g.IDs); err != nil {
+			if err := s.updateIDs(ctx, tx, q, args, g.IDs); err != nil {
 				return err
 			}
 		}
 		for _, l := range w.Release {
-			if err := updateLeased(ctx, tx, releaseSQL, l); err != nil {
+			if err := s.updateLeased(ctx, tx, releaseSQL, l); err != nil {
 				return err
 			}
 		}
 		for _, l := range w.Unmark {
-			if err := updateLeased(ctx, tx, releaseSQL+", sms_out_id = ''", l); err != nil {
+			if err := s.updateLeased(ctx, tx, releaseSQL+", sms_out_id = ''", l); err != nil {
 				return err
 			}
 		}
-		if len(w.Marks) == 0 {
-			return nil
-		}
-		plain, err := tx.PrepareContext(ctx, "UPDATE outbox SET sms_out_id = ?, sms_phone = ?, sms_template = ?, sms_try_at = ? WHERE id = ?")
-		if err != nil {
-			return err
-		}
-		defer plain.Close()
-		held, err := tx.PrepareContext(ctx, `UPDATE outbox SET sms_out_id = ?, sms_phone = ?, sms_template = ?, sms_try_at = ?
-			WHERE id = ? AND status = 'leased' AND lease_until = ?`)
-		if err != nil {
-			return err
-		}
-		defer held.Close()
 		for i, m := range w.Marks {
-			if m.Lease.IsZero() {
-				for _, r := range m.Rows {
-					if _, err := plain.ExecContext(ctx, m.OutID, r.Phone, m.Template, m.At.Unix(), r.ID); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			// A savepoint per mark, so that a lost lease undoes its mark alone.
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT mark"); err != nil {
-				return err
-			}
-			ok := true
-			for _, r := range m.Rows {
-				res, err := held.ExecContext(ctx, m.OutID, r.Phone, m.Template, m.At.Unix(), r.ID, m.Lease.Unix())
+			if !m.Lease.IsZero() {
+				// The mark is written only if every row is still held by
+				// its lease; nothing else writes in between, as this
+				// transaction holds the write lock.
+				held, err := s.countLeased(ctx, tx, m)
 				if err != nil {
 					return err
 				}
-				if n, err := res.RowsAffected(); err != nil || n != 1 {
-					ok = false
-					break
+				if held != len(m.Rows) {
+					lost = append(lost, i)
+					continue
 				}
 			}
-			if !ok {
-				lost = append(lost, i)
-				if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT mark"); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT mark"); err != nil {
+			if err := s.writeMark(ctx, tx, m); err != nil {
 				return err
 			}
 		}
@@ -275,13 +230,69 @@ func (s *Store) WriteOutbox(ctx context.Context, w OutboxWrites) (lost []int, er
 	return lost, nil
 }
 
+// markChunk is how many rows one UPDATE of writeMark carries.
+const markChunk = 64
+
+// writeMark records a mark's OutId, template and time, and each row's
+// number, a chunk of rows per UPDATE: a statement per row cost more in
+// database/sql and the driver than the update itself. The numbers are
+// joined in from a VALUES list (UPDATE … FROM, in SQLite and PostgreSQL).
+func (s *Store) writeMark(ctx context.Context, tx *sql.Tx, m SMSMark) error {
+	rows := m.Rows
+	for len(rows) > 0 {
+		n := min(markChunk, len(rows))
+		size := markChunk
+		if n <= 8 {
+			size = 8
+		}
+		args := make([]any, 0, 3+2*size)
+		args = append(args, m.OutID, m.Template, m.At.Unix())
+		for i := range size {
+			r := rows[min(i, n-1)] // padded with the last row, written twice alike
+			args = append(args, r.ID, r.Phone)
+		}
+		q := `UPDATE outbox SET sms_out_id = ?, sms_template = ?, sms_try_at = ?, sms_phone = v.column2
+			FROM (VALUES (?, ?)` + strings.Repeat(", (?, ?)", size-1) + `) AS v WHERE outbox.id = v.column1`
+		if err := s.txExec(ctx, tx, q, args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// countLeased counts the rows of m still held by its lease.
+func (s *Store) countLeased(ctx context.Context, tx *sql.Tx, m SMSMark) (int, error) {
+	total := 0
+	for rows := m.Rows; len(rows) > 0; {
+		n := min(inChunk, len(rows))
+		size := inSize(n)
+		args := make([]any, 0, size+1)
+		for i := range size {
+			args = append(args, rows[min(i, n-1)].ID)
+		}
+		args = append(args, m.Lease.Unix())
+		st, err := s.txStmt(ctx, tx, "SELECT COUNT(*) FROM outbox WHERE id IN "+placeholders(size)+" AND status = 'leased' AND lease_until = ?")
+		if err != nil {
+			return 0, err
+		}
+		var c int
+		if err := st.QueryRowContext(ctx, args...).Scan(&c); err != nil {
+			return 0, err
+		}
+		total += c
+		rows = rows[n:]
+	}
+	return total, nil
+}
+
 // updateLeased runs update on the rows of l that are still leased (by l's
 // lease, when it names one).
-func updateLeased(ctx context.Context, tx *sql.Tx, update string, l OutboxLease) error {
+func (s *Store) updateLeased(ctx context.Context, tx *sql.Tx, update string, l OutboxLease) error {
 	if l.Until.IsZero() {
-		return updateIDsAnd(ctx, tx, update, nil, l.IDs, "status = 'leased'")
+		return s.updateIDsAnd(ctx, tx, update, nil, l.IDs, "status = 'leased'")
 	}
-	return updateIDsAnd(ctx, tx, update, nil, l.IDs, "status = 'leased' AND lease_until = "+strconv.FormatInt(l.Until.Unix(), 10))
+	return s.updateIDsAnd(ctx, tx, update, nil, l.IDs, "status = 'leased' AND lease_until = ?", l.Until.Unix())
 }
 
 // releaseSQL puts leased rows back without counting the attempt; rows whose
@@ -427,6 +438,6 @@ func (s *Store) ClearSMSDoubt(ctx context.Context, ids []int64) error {
 		return nil
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		return updateIDs(ctx, tx, "UPDATE outbox SET sms_out_id = ''", nil, ids)
+		return s.updateIDs(ctx, tx, "UPDATE outbox SET sms_out_id = ''", nil, ids)
 	})
 }
