@@ -262,8 +262,12 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 				break
 			}
 			args := append(append([]any{until.Unix()}, q.args...), limit-len(claims))
-			rows, err := tx.QueryContext(ctx, `UPDATE outbox SET status = 'leased', lease_until = ?, attempts = attempts + 1
-				WHERE id IN (SELECT id FROM outbox WHERE `+q.where+` LIMIT ?) RETURNING id, `+q.order, args...)
+			st, err := s.txStmt(ctx, tx, `UPDATE outbox SET status = 'leased', lease_until = ?, attempts = attempts + 1
+				WHERE id IN (SELECT id FROM outbox WHERE `+q.where+` LIMIT ?) RETURNING id, `+q.order)
+			if err != nil {
+				return err
+			}
+			rows, err := st.QueryContext(ctx, args...)
 			if err != nil {
 				return err
 			}

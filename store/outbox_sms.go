@@ -318,17 +318,18 @@ func (s *Store) MarkSMSAttempt(ctx context.Context, rows []SMSAttempt, outID, te
 // (or may have) since a time: the per-number caps are checked against it.
 func (s *Store) SMSSentCounts(ctx context.Context, phones []string, template string, since time.Time) (map[string]int, error) {
 	out := map[string]int{}
-	const chunk = 500
 	for len(phones) > 0 {
-		n := min(chunk, len(phones))
-		args := []any{template, since.Unix()}
-		for _, p := range phones[:n] {
-			args = append(args, p)
-		}
+		n := min(inChunk, len(phones))
+		size := inSize(n)
+		args := padded(append(make([]any, 0, 2+size), template, since.Unix()), phones[:n], size)
 		// sms_phone <> '' lets SQLite use the partial index on it.
-		rows, err := s.db.QueryContext(ctx, `SELECT sms_phone, COUNT(*) FROM outbox WHERE sms_phone <> '' AND sms_template = ?
+		st, err := s.prepared(ctx, `SELECT sms_phone, COUNT(*) FROM outbox WHERE sms_phone <> '' AND sms_template = ?
 			AND sms_try_at >= ? AND (status IN ('sent', 'delivered') OR sms_out_id <> '')
-			AND sms_phone IN (?`+strings.Repeat(", ?", n-1)+`) GROUP BY sms_phone`, args...)
+			AND sms_phone IN `+placeholders(size)+` GROUP BY sms_phone`)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := st.QueryContext(ctx, args...)
 		if err != nil {
 			return nil, err
 		}
