@@ -302,7 +302,7 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 	for i, c := range claims {
 		ids[i] = c.id
 	}
-	byID, err := s.outboxByIDs(ctx, ids)
+	read, at, err := s.outboxByIDs(ctx, ids)
 	if err != nil {
 		// Nothing was tried: the rows go back (or, should that fail too,
 		// wait for their lease to run out).
@@ -311,10 +311,11 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 	}
 	out := make([]OutboxRow, 0, len(claims))
 	for _, c := range claims {
-		o, ok := byID[c.id]
+		i, ok := at[c.id]
 		if !ok {
 			continue // erased in between
 		}
+		o := read[i]
 		o.Status, o.LeaseUntil = c.status, until
 		o.Attempts--
 		out = append(out, o)
@@ -322,36 +323,40 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 	return out, nil
 }
 
-// outboxByIDs reads rows by id, in chunks of an IN list.
-func (s *Store) outboxByIDs(ctx context.Context, ids []int64) (map[int64]OutboxRow, error) {
-	out := make(map[int64]OutboxRow, len(ids))
+// outboxByIDs reads rows by id, in chunks of an IN list, in no particular
+// order; at gives each row's index by its id (a map of the rows themselves
+// copied a few hundred bytes per entry and lookup).
+func (s *Store) outboxByIDs(ctx context.Context, ids []int64) (out []OutboxRow, at map[int64]int, err error) {
+	out = make([]OutboxRow, 0, len(ids))
+	at = make(map[int64]int, len(ids))
 	var cache bodyCache
 	for len(ids) > 0 {
 		n := min(inChunk, len(ids))
 		size := inSize(n)
 		st, err := s.prepared(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE id IN "+placeholders(size))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		rows, err := st.QueryContext(ctx, padded(make([]any, 0, size), ids[:n], size)...)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for rows.Next() {
 			o, err := scanOutboxCached(rows, &cache)
 			if err != nil {
 				rows.Close()
-				return nil, err
+				return nil, nil, err
 			}
-			out[o.ID] = o
+			at[o.ID] = len(out)
+			out = append(out, o)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ids = ids[n:]
 	}
-	return out, nil
+	return out, at, nil
 }
 
 // updateIDs runs an UPDATE for many ids in chunks of an IN list, which is

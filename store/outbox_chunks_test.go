@@ -48,13 +48,13 @@ func TestMarksAndReadsInChunks(t *testing.T) {
 	if err != nil || len(lost) != 0 {
 		t.Fatalf("lost %v, %v", lost, err)
 	}
-	byID, err := s.outboxByIDs(ctx, ids)
-	if err != nil || len(byID) != n {
-		t.Fatalf("read %d, %v", len(byID), err)
+	read, at, err := s.outboxByIDs(ctx, ids)
+	if err != nil || len(read) != n || len(at) != n {
+		t.Fatalf("read %d, %v", len(read), err)
 	}
 	for _, m := range marks {
 		for _, r := range m.Rows {
-			got := byID[r.ID]
+			got := read[at[r.ID]]
 			if got.SMSPhone != r.Phone || got.SMSOutID != m.OutID || got.SMSTemplate != "notice" || !got.SMSTryAt.Equal(now) {
 				t.Fatalf("row %d: phone %q out %q, want %q %q", r.ID, got.SMSPhone, got.SMSOutID, r.Phone, m.OutID)
 			}
