@@ -236,7 +236,8 @@ const markChunk = 64
 // writeMark records a mark's OutId, template and time, and each row's
 // number, a chunk of rows per UPDATE: a statement per row cost more in
 // database/sql and the driver than the update itself. The numbers are
-// joined in from a VALUES list (UPDATE … FROM, in SQLite and PostgreSQL).
+// joined in from a VALUES list (UPDATE … FROM, in SQLite and PostgreSQL;
+// the casts in its first row give PostgreSQL the columns' types).
 func (s *Store) writeMark(ctx context.Context, tx *sql.Tx, m SMSMark) error {
 	rows := m.Rows
 	for len(rows) > 0 {
@@ -252,7 +253,7 @@ func (s *Store) writeMark(ctx context.Context, tx *sql.Tx, m SMSMark) error {
 			args = append(args, r.ID, r.Phone)
 		}
 		q := `UPDATE outbox SET sms_out_id = ?, sms_template = ?, sms_try_at = ?, sms_phone = v.column2
-			FROM (VALUES (?, ?)` + strings.Repeat(", (?, ?)", size-1) + `) AS v WHERE outbox.id = v.column1`
+			FROM (VALUES (CAST(? AS BIGINT), CAST(? AS TEXT))` + strings.Repeat(", (?, ?)", size-1) + `) AS v WHERE outbox.id = v.column1`
 		if err := s.txExec(ctx, tx, q, args...); err != nil {
 			return err
 		}
