@@ -2,9 +2,9 @@ package notify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -446,8 +446,7 @@ func (d *Dispatcher) planCalls(jobs []*smsJob) []smsCall {
 	groups := map[key][]*smsJob{}
 	var order []key
 	for _, j := range jobs {
-		p, _ := json.Marshal(j.params()) // map keys come out sorted
-		k := key{j.row.Body.Template, string(p)}
+		k := key{j.row.Body.Template, paramsKey(j.params())}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
@@ -491,6 +490,24 @@ func (d *Dispatcher) planCalls(jobs []*smsJob) []smsCall {
 		}
 	}
 	return calls
+}
+
+// paramsKey is a text that two parameter sets share only if they are
+// equal: keys in order, each key and value prefixed by its length. (JSON did
+// the same at several times the cost, for every row of a broadcast.)
+func paramsKey(p map[string]string) string {
+	keys := slices.Sorted(maps.Keys(p))
+	var b strings.Builder
+	for _, k := range keys {
+		v := p[k]
+		b.WriteString(strconv.Itoa(len(k)))
+		b.WriteByte(':')
+		b.WriteString(k)
+		b.WriteString(strconv.Itoa(len(v)))
+		b.WriteByte(':')
+		b.WriteString(v)
+	}
+	return b.String()
 }
 
 func (d *Dispatcher) smsBatch() int {

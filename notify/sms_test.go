@@ -388,3 +388,28 @@ func TestUnsubscribedSkipNonUrgentNoticesOnly(t *testing.T) {
 		t.Fatalf("notice %+v, %d sent", a, len(e.fake.Sent()))
 	}
 }
+
+// TestParamsKey checks that parameter sets share a key only when equal,
+// however their texts could be cut.
+func TestParamsKey(t *testing.T) {
+	sets := []map[string]string{
+		nil,
+		{"a": "bc"},
+		{"ab": "c"},
+		{"a": "b", "c": ""},
+		{"a": "b:1c"},
+		{"a": "b", "c": "d"},
+		{"content": "明天停水"},
+	}
+	seen := map[string]int{}
+	for i, p := range sets {
+		k := paramsKey(p)
+		if j, ok := seen[k]; ok {
+			t.Fatalf("sets %d and %d share key %q", j, i, k)
+		}
+		seen[k] = i
+	}
+	if paramsKey(map[string]string{"a": "1", "b": "2"}) != paramsKey(map[string]string{"b": "2", "a": "1"}) {
+		t.Fatal("equal sets with different keys")
+	}
+}

@@ -28,7 +28,8 @@ func (s *Store) AlertOfMessage(ctx context.Context, providerID string, chats ...
 		conds[i] = "(channel = ? AND target_address = ?)"
 		args = append(args, c.Channel, c.Address)
 	}
+	// provider_id <> '' lets the partial index on provider_id serve it.
 	return scanOutbox(s.db.QueryRowContext(ctx, "SELECT "+outboxColumns+` FROM outbox
-		WHERE kind = 'alert' AND provider_id = ? AND (`+strings.Join(conds, " OR ")+`)
+		WHERE kind = 'alert' AND provider_id = ? AND provider_id <> '' AND (`+strings.Join(conds, " OR ")+`)
 		ORDER BY id DESC LIMIT 1`, args...))
 }

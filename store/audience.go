@@ -137,13 +137,17 @@ func (s *Store) Contacts(ctx context.Context, ids []int64) (map[int64]*Contact, 
 			uniq = append(uniq, id)
 		}
 	}
-	const chunk = 500
 	for len(uniq) > 0 {
-		n := min(chunk, len(uniq))
-		in := "(?" + strings.Repeat(", ?", n-1) + ")"
-		args := int64sToAny(uniq[:n])
+		n := min(inChunk, len(uniq))
+		size := inSize(n)
+		in := placeholders(size)
+		args := padded(make([]any, 0, size), uniq[:n], size)
 		uniq = uniq[n:]
-		rows, err := s.db.QueryContext(ctx, "SELECT "+residentColumns+" FROM residents WHERE id IN "+in, args...)
+		st, err := s.prepared(ctx, "SELECT "+residentColumns+" FROM residents WHERE id IN "+in)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := st.QueryContext(ctx, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -159,8 +163,11 @@ func (s *Store) Contacts(ctx context.Context, ids []int64) (map[int64]*Contact, 
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}
-		rows, err = s.db.QueryContext(ctx, "SELECT "+identityColumns+" FROM identities WHERE resident_id IN "+in+
-			" ORDER BY COALESCE(last_inbound_at, 0) DESC, id DESC", args...)
+		if st, err = s.prepared(ctx, "SELECT "+identityColumns+" FROM identities WHERE resident_id IN "+in+
+			" ORDER BY COALESCE(last_inbound_at, 0) DESC, id DESC"); err != nil {
+			return nil, err
+		}
+		rows, err = st.QueryContext(ctx, args...)
 		if err != nil {
 			return nil, err
 		}

@@ -24,8 +24,9 @@ func (s *Store) RecordDelivery(ctx context.Context, provider, providerID string,
 	var id int64
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
+	// provider_id <> '' lets the partial index on provider_id serve it.
 	err := s.db.QueryRowContext(ctx, `UPDATE outbox SET status = ?, error = ?, delivered_at = COALESCE(?, delivered_at)
-		WHERE provider = ? AND provider_id = ? AND status IN ('sent', 'delivered', 'failed') RETURNING id`,
+		WHERE provider = ? AND provider_id = ? AND provider_id <> '' AND status IN ('sent', 'delivered', 'failed') RETURNING id`,
 		status, clipError(detail), deliveredAt, provider, providerID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrNotFound

@@ -13,8 +13,10 @@ import (
 // alert in the staff group are mapped back to the ticket this way.
 func (s *Store) TicketOfMessage(ctx context.Context, channel, address, providerID string) (string, error) {
 	var ref string
+	// provider_id <> '' lets the partial index on provider_id serve it (and
+	// an empty id finds nothing).
 	err := s.db.QueryRowContext(ctx, `SELECT ref FROM outbox
-		WHERE channel = ? AND provider_id = ? AND target_address = ? AND kind = 'alert' AND ref <> ''
+		WHERE channel = ? AND provider_id = ? AND provider_id <> '' AND target_address = ? AND kind = 'alert' AND ref <> ''
 		ORDER BY id DESC LIMIT 1`, channel, providerID, address).Scan(&ref)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", ErrNotFound

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -88,6 +90,20 @@ const outboxColumns = `id, kind, resident_id, target_channel, target_address, bo
 	sms_phone, sms_template, sms_out_id, sms_try_at, broadcast_id, hold_channel, hold_address, hold_until`
 
 func scanOutbox(row interface{ Scan(...any) error }) (OutboxRow, error) {
+	return scanOutboxCached(row, nil)
+}
+
+// bodyCache keeps the last body decoded: the rows of a broadcast carry the
+// same body, and decoding it was a fifth of reading a leased chunk.
+type bodyCache struct {
+	raw  string
+	body OutboxBody
+}
+
+// scanOutboxCached is scanOutbox reusing c's body when the row's is the
+// same text. Each row gets its own copies of the maps and slices, so that
+// one row's change never shows in another.
+func scanOutboxCached(row interface{ Scan(...any) error }, c *bodyCache) (OutboxRow, error) {
 	var o OutboxRow
 	var resident, lease, due, created, sent, delivered, try, broadcast, hold sql.NullInt64
 	var dedupe sql.NullString
@@ -101,8 +117,20 @@ func scanOutbox(row interface{ Scan(...any) error }) (OutboxRow, error) {
 	if err != nil {
 		return o, err
 	}
-	if err := json.Unmarshal([]byte(body), &o.Body); err != nil {
-		return o, fmt.Errorf("store: outbox %d body: %w", o.ID, err)
+	switch {
+	case c != nil && c.raw == body && body != "":
+		o.Body = c.body
+		o.Body.Params = maps.Clone(c.body.Params)
+		o.Body.Choices = slices.Clone(c.body.Choices)
+	default:
+		if err := json.Unmarshal([]byte(body), &o.Body); err != nil {
+			return o, fmt.Errorf("store: outbox %d body: %w", o.ID, err)
+		}
+		if c != nil {
+			c.raw, c.body = body, o.Body
+			c.body.Params = maps.Clone(o.Body.Params)
+			c.body.Choices = slices.Clone(o.Body.Choices)
+		}
 	}
 	o.ResidentID, o.DedupeKey = resident.Int64, dedupe.String
 	o.DueAt, o.LeaseUntil, o.CreatedAt = fromUnix(due), fromUnix(lease), fromUnix(created)
@@ -234,8 +262,12 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 				break
 			}
 			args := append(append([]any{until.Unix()}, q.args...), limit-len(claims))
-			rows, err := tx.QueryContext(ctx, `UPDATE outbox SET status = 'leased', lease_until = ?, attempts = attempts + 1
-				WHERE id IN (SELECT id FROM outbox WHERE `+q.where+` LIMIT ?) RETURNING id, `+q.order, args...)
+			st, err := s.txStmt(ctx, tx, `UPDATE outbox SET status = 'leased', lease_until = ?, attempts = attempts + 1
+				WHERE id IN (SELECT id FROM outbox WHERE `+q.where+` LIMIT ?) RETURNING id, `+q.order)
+			if err != nil {
+				return err
+			}
+			rows, err := st.QueryContext(ctx, args...)
 			if err != nil {
 				return err
 			}
@@ -270,7 +302,7 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 	for i, c := range claims {
 		ids[i] = c.id
 	}
-	byID, err := s.outboxByIDs(ctx, ids)
+	read, at, err := s.outboxByIDs(ctx, ids)
 	if err != nil {
 		// Nothing was tried: the rows go back (or, should that fail too,
 		// wait for their lease to run out).
@@ -279,10 +311,11 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 	}
 	out := make([]OutboxRow, 0, len(claims))
 	for _, c := range claims {
-		o, ok := byID[c.id]
+		i, ok := at[c.id]
 		if !ok {
 			continue // erased in between
 		}
+		o := read[i]
 		o.Status, o.LeaseUntil = c.status, until
 		o.Attempts--
 		out = append(out, o)
@@ -290,52 +323,61 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 	return out, nil
 }
 
-// outboxByIDs reads rows by id, in chunks of an IN list.
-func (s *Store) outboxByIDs(ctx context.Context, ids []int64) (map[int64]OutboxRow, error) {
-	out := make(map[int64]OutboxRow, len(ids))
-	const chunk = 500
+// outboxByIDs reads rows by id, in chunks of an IN list, in no particular
+// order; at gives each row's index by its id (a map of the rows themselves
+// copied a few hundred bytes per entry and lookup).
+func (s *Store) outboxByIDs(ctx context.Context, ids []int64) (out []OutboxRow, at map[int64]int, err error) {
+	out = make([]OutboxRow, 0, len(ids))
+	at = make(map[int64]int, len(ids))
+	var cache bodyCache
 	for len(ids) > 0 {
-		n := min(chunk, len(ids))
-		rows, err := s.db.QueryContext(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE id IN (?"+strings.Repeat(", ?", n-1)+")",
-			int64sToAny(ids[:n])...)
+		n := min(inChunk, len(ids))
+		size := inSize(n)
+		st, err := s.prepared(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE id IN "+placeholders(size))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
+		}
+		rows, err := st.QueryContext(ctx, padded(make([]any, 0, size), ids[:n], size)...)
+		if err != nil {
+			return nil, nil, err
 		}
 		for rows.Next() {
-			o, err := scanOutbox(rows)
+			o, err := scanOutboxCached(rows, &cache)
 			if err != nil {
 				rows.Close()
-				return nil, err
+				return nil, nil, err
 			}
-			out[o.ID] = o
+			at[o.ID] = len(out)
+			out = append(out, o)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ids = ids[n:]
 	}
-	return out, nil
+	return out, at, nil
 }
 
 // updateIDs runs an UPDATE for many ids in chunks of an IN list, which is
 // far cheaper than a statement per row.
-func updateIDs(ctx context.Context, tx *sql.Tx, update string, args []any, ids []int64) error {
-	return updateIDsAnd(ctx, tx, update, args, ids, "")
+func (s *Store) updateIDs(ctx context.Context, tx *sql.Tx, update string, args []any, ids []int64) error {
+	return s.updateIDsAnd(ctx, tx, update, args, ids, "")
 }
 
 // updateIDsAnd is updateIDs with a further condition on the rows (e.g. that
-// they are still leased).
-func updateIDsAnd(ctx context.Context, tx *sql.Tx, update string, args []any, ids []int64, and string) error {
-	const chunk = 500
+// they are still leased), whose arguments follow the ids. The statements
+// are cached (inlist.go): update and and must not embed values.
+func (s *Store) updateIDsAnd(ctx context.Context, tx *sql.Tx, update string, args []any, ids []int64, and string, andArgs ...any) error {
 	if and != "" {
 		and = " AND " + and
 	}
 	for len(ids) > 0 {
-		n := min(chunk, len(ids))
-		q := update + " WHERE id IN (?" + strings.Repeat(", ?", n-1) + ")" + and
-		a := append(append([]any{}, args...), int64sToAny(ids[:n])...)
-		if _, err := tx.ExecContext(ctx, q, a...); err != nil {
+		n := min(inChunk, len(ids))
+		size := inSize(n)
+		a := make([]any, 0, len(args)+size+len(andArgs))
+		a = append(padded(append(a, args...), ids[:n], size), andArgs...)
+		if err := s.txExec(ctx, tx, update+" WHERE id IN "+placeholders(size)+and, a...); err != nil {
 			return err
 		}
 		ids = ids[n:]

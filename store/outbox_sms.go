@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -182,88 +181,44 @@ func (s *Store) WriteOutbox(ctx context.Context, w OutboxWrites) (lost []int, er
 	now := s.now()
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		lost = lost[:0]
-		// Outcomes of one shape share a prepared statement.
-		stmts := map[string]*sql.Stmt{}
-		defer func() {
-			for _, st := range stmts {
-				st.Close()
-			}
-		}()
+		// Outcomes of one shape share a prepared statement (kept by the store).
 		for _, f := range w.Finishes {
 			q, args := f.update(now)
-			st, ok := stmts[q]
-			if !ok {
-				var err error
-				if st, err = tx.PrepareContext(ctx, q+" WHERE id = ?"); err != nil {
-					return err
-				}
-				stmts[q] = st
-			}
-			if _, err := st.ExecContext(ctx, append(args, f.ID)...); err != nil {
+			if err := s.txExec(ctx, tx, q+" WHERE id = ?", append(args, f.ID)...); err != nil {
 				return err
 			}
 		}
 		for _, g := range w.Groups {
 			q, args := g.Finish.update(now)
-			if err := updateIDs(ctx, tx, q, args, g.IDs); err != nil {
+			if err := s.updateIDs(ctx, tx, q, args, g.IDs); err != nil {
 				return err
 			}
 		}
 		for _, l := range w.Release {
-			if err := updateLeased(ctx, tx, releaseSQL, l); err != nil {
+			if err := s.updateLeased(ctx, tx, releaseSQL, l); err != nil {
 				return err
 			}
 		}
 		for _, l := range w.Unmark {
-			if err := updateLeased(ctx, tx, releaseSQL+", sms_out_id = ''", l); err != nil {
+			if err := s.updateLeased(ctx, tx, releaseSQL+", sms_out_id = ''", l); err != nil {
 				return err
 			}
 		}
-		if len(w.Marks) == 0 {
-			return nil
-		}
-		plain, err := tx.PrepareContext(ctx, "UPDATE outbox SET sms_out_id = ?, sms_phone = ?, sms_template = ?, sms_try_at = ? WHERE id = ?")
-		if err != nil {
-			return err
-		}
-		defer plain.Close()
-		held, err := tx.PrepareContext(ctx, `UPDATE outbox SET sms_out_id = ?, sms_phone = ?, sms_template = ?, sms_try_at = ?
-			WHERE id = ? AND status = 'leased' AND lease_until = ?`)
-		if err != nil {
-			return err
-		}
-		defer held.Close()
 		for i, m := range w.Marks {
-			if m.Lease.IsZero() {
-				for _, r := range m.Rows {
-					if _, err := plain.ExecContext(ctx, m.OutID, r.Phone, m.Template, m.At.Unix(), r.ID); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			// A savepoint per mark, so that a lost lease undoes its mark alone.
-			if _, err := tx.ExecContext(ctx, "SAVEPOINT mark"); err != nil {
-				return err
-			}
-			ok := true
-			for _, r := range m.Rows {
-				res, err := held.ExecContext(ctx, m.OutID, r.Phone, m.Template, m.At.Unix(), r.ID, m.Lease.Unix())
+			if !m.Lease.IsZero() {
+				// The mark is written only if every row is still held by
+				// its lease; nothing else writes in between, as this
+				// transaction holds the write lock.
+				held, err := s.countLeased(ctx, tx, m)
 				if err != nil {
 					return err
 				}
-				if n, err := res.RowsAffected(); err != nil || n != 1 {
-					ok = false
-					break
+				if held != len(m.Rows) {
+					lost = append(lost, i)
+					continue
 				}
 			}
-			if !ok {
-				lost = append(lost, i)
-				if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT mark"); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT mark"); err != nil {
+			if err := s.writeMark(ctx, tx, m); err != nil {
 				return err
 			}
 		}
@@ -275,13 +230,70 @@ func (s *Store) WriteOutbox(ctx context.Context, w OutboxWrites) (lost []int, er
 	return lost, nil
 }
 
+// markChunk is how many rows one UPDATE of writeMark carries.
+const markChunk = 64
+
+// writeMark records a mark's OutId, template and time, and each row's
+// number, a chunk of rows per UPDATE: a statement per row cost more in
+// database/sql and the driver than the update itself. The numbers are
+// joined in from a VALUES list (UPDATE … FROM, in SQLite and PostgreSQL;
+// the casts in its first row give PostgreSQL the columns' types).
+func (s *Store) writeMark(ctx context.Context, tx *sql.Tx, m SMSMark) error {
+	rows := m.Rows
+	for len(rows) > 0 {
+		n := min(markChunk, len(rows))
+		size := markChunk
+		if n <= 8 {
+			size = 8
+		}
+		args := make([]any, 0, 3+2*size)
+		args = append(args, m.OutID, m.Template, m.At.Unix())
+		for i := range size {
+			r := rows[min(i, n-1)] // padded with the last row, written twice alike
+			args = append(args, r.ID, r.Phone)
+		}
+		q := `UPDATE outbox SET sms_out_id = ?, sms_template = ?, sms_try_at = ?, sms_phone = v.column2
+			FROM (VALUES (CAST(? AS BIGINT), CAST(? AS TEXT))` + strings.Repeat(", (?, ?)", size-1) + `) AS v WHERE outbox.id = v.column1`
+		if err := s.txExec(ctx, tx, q, args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// countLeased counts the rows of m still held by its lease.
+func (s *Store) countLeased(ctx context.Context, tx *sql.Tx, m SMSMark) (int, error) {
+	total := 0
+	for rows := m.Rows; len(rows) > 0; {
+		n := min(inChunk, len(rows))
+		size := inSize(n)
+		args := make([]any, 0, size+1)
+		for i := range size {
+			args = append(args, rows[min(i, n-1)].ID)
+		}
+		args = append(args, m.Lease.Unix())
+		st, err := s.txStmt(ctx, tx, "SELECT COUNT(*) FROM outbox WHERE id IN "+placeholders(size)+" AND status = 'leased' AND lease_until = ?")
+		if err != nil {
+			return 0, err
+		}
+		var c int
+		if err := st.QueryRowContext(ctx, args...).Scan(&c); err != nil {
+			return 0, err
+		}
+		total += c
+		rows = rows[n:]
+	}
+	return total, nil
+}
+
 // updateLeased runs update on the rows of l that are still leased (by l's
 // lease, when it names one).
-func updateLeased(ctx context.Context, tx *sql.Tx, update string, l OutboxLease) error {
+func (s *Store) updateLeased(ctx context.Context, tx *sql.Tx, update string, l OutboxLease) error {
 	if l.Until.IsZero() {
-		return updateIDsAnd(ctx, tx, update, nil, l.IDs, "status = 'leased'")
+		return s.updateIDsAnd(ctx, tx, update, nil, l.IDs, "status = 'leased'")
 	}
-	return updateIDsAnd(ctx, tx, update, nil, l.IDs, "status = 'leased' AND lease_until = "+strconv.FormatInt(l.Until.Unix(), 10))
+	return s.updateIDsAnd(ctx, tx, update, nil, l.IDs, "status = 'leased' AND lease_until = ?", l.Until.Unix())
 }
 
 // releaseSQL puts leased rows back without counting the attempt; rows whose
@@ -307,17 +319,18 @@ func (s *Store) MarkSMSAttempt(ctx context.Context, rows []SMSAttempt, outID, te
 // (or may have) since a time: the per-number caps are checked against it.
 func (s *Store) SMSSentCounts(ctx context.Context, phones []string, template string, since time.Time) (map[string]int, error) {
 	out := map[string]int{}
-	const chunk = 500
 	for len(phones) > 0 {
-		n := min(chunk, len(phones))
-		args := []any{template, since.Unix()}
-		for _, p := range phones[:n] {
-			args = append(args, p)
-		}
+		n := min(inChunk, len(phones))
+		size := inSize(n)
+		args := padded(append(make([]any, 0, 2+size), template, since.Unix()), phones[:n], size)
 		// sms_phone <> '' lets SQLite use the partial index on it.
-		rows, err := s.db.QueryContext(ctx, `SELECT sms_phone, COUNT(*) FROM outbox WHERE sms_phone <> '' AND sms_template = ?
+		st, err := s.prepared(ctx, `SELECT sms_phone, COUNT(*) FROM outbox WHERE sms_phone <> '' AND sms_template = ?
 			AND sms_try_at >= ? AND (status IN ('sent', 'delivered') OR sms_out_id <> '')
-			AND sms_phone IN (?`+strings.Repeat(", ?", n-1)+`) GROUP BY sms_phone`, args...)
+			AND sms_phone IN `+placeholders(size)+` GROUP BY sms_phone`)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := st.QueryContext(ctx, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -359,12 +372,13 @@ func (s *Store) RecordSMSReceipt(ctx context.Context, outID, bizID, phone string
 	if !delivered {
 		status, errText = OutboxFailed, "delivery: "+detail
 	}
-	match, arg := "sms_out_id = ?", outID
+	// Both indexes are partial: the <> '' terms let SQLite use them.
+	match, arg := "sms_out_id = ? AND sms_out_id <> ''", outID
 	if outID == "" {
 		if bizID == "" {
 			return 0, nil
 		}
-		match, arg = "provider_id = ?", bizID
+		match, arg = "provider_id = ? AND provider_id <> ''", bizID
 	}
 	res, err := s.exec(ctx, `UPDATE outbox SET status = ?, error = CASE WHEN ? <> '' THEN ? ELSE error END,
 		delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END, sent_at = COALESCE(sent_at, sms_try_at),
@@ -426,6 +440,6 @@ func (s *Store) ClearSMSDoubt(ctx context.Context, ids []int64) error {
 		return nil
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		return updateIDs(ctx, tx, "UPDATE outbox SET sms_out_id = ''", nil, ids)
+		return s.updateIDs(ctx, tx, "UPDATE outbox SET sms_out_id = ''", nil, ids)
 	})
 }

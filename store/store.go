@@ -82,6 +82,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// A WAL that started over is cut back to this size (64 MiB), so a burst
 	// does not keep its disk space for ever.
 	q.Add("_pragma", "journal_size_limit(67108864)")
+	// An UPDATE of many rows keeps a statement journal (the pages it
+	// changed, to undo it alone should it fail) that spilled past 64 KiB
+	// into a temporary file: write syscalls for every chunk of a lease or
+	// an outcome. In memory it costs a few hundred KiB at most.
+	q.Add("_pragma", "temp_store(MEMORY)")
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
