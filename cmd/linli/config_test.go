@@ -230,3 +230,21 @@ func TestCheckListsDecodeAndValidationProblemsTogether(t *testing.T) {
 		t.Fatalf("the bad rate is reported twice: %v", problems)
 	}
 }
+
+// CONTRACT.md's sample config says `categories: []`; that file, and one
+// that leaves the key out, must run with the usual categories rather than
+// be refused.
+func TestNoCategoriesGetsTheDefaults(t *testing.T) {
+	for name, body := range map[string]string{
+		"empty list": "community:\n  name: 普惠苑社区\ncategories: []\n",
+		"left out":   "store:\n  path: ./data/linli.db\n",
+	} {
+		cfg, problems := loadConfig(writeConfig(t, body), noEnv)
+		if len(problems) > 0 {
+			t.Fatalf("%s: problems: %v", name, problems)
+		}
+		if len(cfg.Categories) != 6 || cfg.Categories[0].Key != "sanitation" || cfg.Categories[5].Key != "other" {
+			t.Fatalf("%s: categories %+v", name, cfg.Categories)
+		}
+	}
+}
