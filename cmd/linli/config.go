@@ -236,9 +236,24 @@ func (v *validator) url(key, value string) {
 	}
 }
 
+// urlPathRe is a plain URL path: net/http's ServeMux panics at start on a
+// space (read as a method) or a brace (read as a wildcard).
+var urlPathRe = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)+/?$`)
+
+// ownPaths are linli's own endpoints; a channel path on or under one of
+// them would never be reached, or take theirs.
+var ownPaths = []string{"/healthz", "/metrics", "/api", "/static", "/media", "/qr", "/sms", "/dev"}
+
 func (v *validator) path(key, value string) {
-	if !strings.HasPrefix(value, "/") || value == "/" {
-		v.add(key, "must be a path such as /wechat, got %q", value)
+	if !urlPathRe.MatchString(value) {
+		v.add(key, "must be a path such as /wechat (letters, digits, . _ ~ - and /), got %q", value)
+		return
+	}
+	for _, own := range ownPaths {
+		if value == own || strings.HasPrefix(value, own+"/") {
+			v.add(key, "%s is linli's own; choose another path such as /wechat", own)
+			return
+		}
 	}
 }
 
@@ -283,6 +298,11 @@ func (v *validator) checkTelegram(c *Config) {
 	}
 	v.required("telegram.token", t.Token)
 	if t.Mode == "webhook" {
+		if c.WeChat.Enabled && strings.TrimRight(t.WebhookPath, "/") == strings.TrimRight(c.WeChat.Path, "/") {
+			// Both on one path: the server would refuse to start (or one
+			// channel would get the other's requests).
+			v.add("telegram.webhook_path", "must differ from wechat.path (%s)", c.WeChat.Path)
+		}
 		if !strings.HasPrefix(c.Server.PublicURL, "https://") {
 			v.add("server.public_url", "must be an https URL: Telegram only posts webhooks to https")
 		}
