@@ -367,7 +367,9 @@ func (e *Engine) outsideFlow(c *Ctx) []bot.Reply {
 	if is(n, wordsContinue) {
 		return e.resume(c)
 	}
-	if num, ok := store.NormalizeTicketNumber(c.In.Raw); ok && c.In.Raw != "" && !isMenuNumber(n, len(e.menuIntents())) {
+	// The normalized text, so that a full-width "Ｔ１０２４" or "T1024。"
+	// finds the ticket here as it does inside a flow.
+	if num, ok := store.NormalizeTicketNumber(n); ok && c.In.Raw != "" && !isMenuNumber(n, len(e.menuIntents())) {
 		return e.showTicket(c, num)
 	}
 	if is(n, wordsCancel) {

@@ -77,6 +77,19 @@ func defaults() Config {
 	return c
 }
 
+// defaultCategories are the report categories of a file that names none:
+// the five kinds of problem residents report, and "other".
+func defaultCategories() []flows.Category {
+	return []flows.Category{
+		{Key: "sanitation", Name: "环境卫生", NameEN: "Sanitation", TargetHours: 24},
+		{Key: "repairs", Name: "设施维修", NameEN: "Repairs", TargetHours: 48},
+		{Key: "safety", Name: "治安安全", NameEN: "Safety", TargetHours: 2},
+		{Key: "disputes", Name: "邻里纠纷", NameEN: "Neighbour disputes", TargetHours: 24},
+		{Key: "noise", Name: "噪音扰民", NameEN: "Noise", TargetHours: 12},
+		{Key: "other", Name: "其他", NameEN: "Other", TargetHours: 48},
+	}
+}
+
 // secretEnv lists the keys that the environment may supply; it wins over the file.
 var secretEnv = []struct {
 	env, key string
@@ -102,6 +115,12 @@ func loadConfig(path string, getenv func(string) string) (Config, []Problem) {
 		return cfg, []Problem{{File: path, Line: 0, Msg: "cannot read the config file: " + strings.TrimPrefix(err.Error(), "open "+path+": ")}}
 	}
 	problems, lines := decodeStrict(path, data, &cfg)
+	if len(cfg.Categories) == 0 {
+		// CONTRACT.md's own sample config has `categories: []`, and a
+		// minimal file leaves the key out: both must run, and a report
+		// needs a category, so they get the usual six.
+		cfg.Categories = defaultCategories()
+	}
 	for _, s := range secretEnv {
 		if v := getenv(s.env); v != "" {
 			*s.field(&cfg) = v
@@ -217,9 +236,24 @@ func (v *validator) url(key, value string) {
 	}
 }
 
+// urlPathRe is a plain URL path: net/http's ServeMux panics at start on a
+// space (read as a method) or a brace (read as a wildcard).
+var urlPathRe = regexp.MustCompile(`^(/[A-Za-z0-9._~-]+)+/?$`)
+
+// ownPaths are linli's own endpoints; a channel path on or under one of
+// them would never be reached, or take theirs.
+var ownPaths = []string{"/healthz", "/metrics", "/api", "/static", "/media", "/qr", "/sms", "/dev"}
+
 func (v *validator) path(key, value string) {
-	if !strings.HasPrefix(value, "/") || value == "/" {
-		v.add(key, "must be a path such as /wechat, got %q", value)
+	if !urlPathRe.MatchString(value) {
+		v.add(key, "must be a path such as /wechat (letters, digits, . _ ~ - and /), got %q", value)
+		return
+	}
+	for _, own := range ownPaths {
+		if value == own || strings.HasPrefix(value, own+"/") {
+			v.add(key, "%s is linli's own; choose another path such as /wechat", own)
+			return
+		}
 	}
 }
 
@@ -264,6 +298,11 @@ func (v *validator) checkTelegram(c *Config) {
 	}
 	v.required("telegram.token", t.Token)
 	if t.Mode == "webhook" {
+		if c.WeChat.Enabled && strings.TrimRight(t.WebhookPath, "/") == strings.TrimRight(c.WeChat.Path, "/") {
+			// Both on one path: the server would refuse to start (or one
+			// channel would get the other's requests).
+			v.add("telegram.webhook_path", "must differ from wechat.path (%s)", c.WeChat.Path)
+		}
 		if !strings.HasPrefix(c.Server.PublicURL, "https://") {
 			v.add("server.public_url", "must be an https URL: Telegram only posts webhooks to https")
 		}
@@ -377,9 +416,6 @@ func (v *validator) checkPeople(c *Config) {
 		if cat.Assignee != "" && !names[cat.Assignee] {
 			v.add(k+".assignee", "%q is not in staff", cat.Assignee)
 		}
-	}
-	if len(c.Categories) == 0 {
-		v.add("categories", "at least one report category is needed")
 	}
 	seen = map[string]bool{}
 	for i, s := range c.Services {

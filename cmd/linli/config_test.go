@@ -230,3 +230,53 @@ func TestCheckListsDecodeAndValidationProblemsTogether(t *testing.T) {
 		t.Fatalf("the bad rate is reported twice: %v", problems)
 	}
 }
+
+// CONTRACT.md's sample config says `categories: []`; that file, and one
+// that leaves the key out, must run with the usual categories rather than
+// be refused.
+func TestNoCategoriesGetsTheDefaults(t *testing.T) {
+	for name, body := range map[string]string{
+		"empty list": "community:\n  name: 普惠苑社区\ncategories: []\n",
+		"left out":   "store:\n  path: ./data/linli.db\n",
+	} {
+		cfg, problems := loadConfig(writeConfig(t, body), noEnv)
+		if len(problems) > 0 {
+			t.Fatalf("%s: problems: %v", name, problems)
+		}
+		if len(cfg.Categories) != 6 || cfg.Categories[0].Key != "sanitation" || cfg.Categories[5].Key != "other" {
+			t.Fatalf("%s: categories %+v", name, cfg.Categories)
+		}
+	}
+}
+
+// A channel path the HTTP mux cannot take made `serve` panic after check
+// had passed it; check must refuse it with its line, and so must a path
+// shared by both channels or taken from linli's own endpoints.
+func TestChannelPathsThatCannotBeServed(t *testing.T) {
+	for _, tc := range []struct{ old, new, key string }{
+		{"path: /wechat ", `path: "/we chat" `, "wechat.path"},
+		{"path: /wechat ", `path: "/w{x" `, "wechat.path"},
+		{"path: /wechat ", `path: /healthz `, "wechat.path"},
+		{"webhook_path: /telegram", "webhook_path: /sms/tg", "telegram.webhook_path"},
+	} {
+		body := exampleWith(t, tc.old, tc.new)
+		_, problems := loadConfig(writeConfig(t, body), noEnv)
+		if len(problems) != 1 || problems[0].Key != tc.key || problems[0].Line != lineOf(t, body, strings.TrimSpace(tc.new)) {
+			t.Errorf("%s: problems %v", tc.new, problems)
+		}
+	}
+	body := exampleWith(t, "webhook_path: /telegram", "webhook_path: /wechat")
+	body = strings.Replace(body, "public_url: http://127.0.0.1:8080", "public_url: https://linli.example.org", 1)
+	body = strings.Replace(body, "dev_pages: true", "dev_pages: false", 1)
+	body = strings.Replace(body, "mode: polling", "mode: webhook", 1)
+	body = strings.Replace(body, "enabled: false", "enabled: true", 2)
+	env := func(k string) string {
+		return map[string]string{"LINLI_WECHAT_APP_SECRET": "s", "LINLI_WECHAT_TOKEN": "t",
+			"LINLI_TELEGRAM_TOKEN": "1:x", "LINLI_TELEGRAM_WEBHOOK_SECRET": "sec"}[k]
+	}
+	body = strings.Replace(body, `app_id: ""`, `app_id: "wx1"`, 1)
+	_, problems := loadConfig(writeConfig(t, body), env)
+	if len(problems) != 1 || problems[0].Key != "telegram.webhook_path" {
+		t.Errorf("shared path: problems %v", problems)
+	}
+}

@@ -90,6 +90,22 @@ const (
 // errBudget stops the walk once a limit above is hit.
 var errBudget = errors.New("budget exhausted")
 
+// parserProblems are the syntax errors that yaml.v3's parser (not its
+// scanner) reports (gopkg.in/yaml.v3 parserc.go): their "line N" is 0-based.
+var parserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
 // syntaxErrLine matches the "yaml: line N: msg" form of yaml.v3's syntax errors.
 var syntaxErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
@@ -101,7 +117,10 @@ var syntaxErrLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // first. The returned keyLines records where each key was found. Problems are
 // sorted by line; within a line they keep the order they were found in.
 func decodeStrict(file string, data []byte, out any) ([]Problem, keyLines) {
-	d := &strictDecoder{file: file, lines: keyLines{}}
+	d := &strictDecoder{file: file, lines: keyLines{}, lastLine: bytes.Count(data, []byte("\n"))}
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		d.lastLine++
+	}
 	rv := reflect.ValueOf(out)
 	if !rv.IsValid() || rv.Kind() != reflect.Pointer || rv.IsNil() {
 		// A programming error, but reporting it is kinder than panicking
@@ -162,6 +181,7 @@ type strictDecoder struct {
 	problems []Problem
 	lines    keyLines
 	nodes    int // nodes visited, counting alias expansions, against maxDecodeNodes
+	lastLine int // the file's last line, for syntax errors located past it
 }
 
 func (d *strictDecoder) add(line int, key, msg string) {
@@ -174,6 +194,13 @@ func (d *strictDecoder) addSyntax(err error) {
 	msg := err.Error()
 	if m := syntaxErrLine.FindStringSubmatch(msg); m != nil {
 		if line, convErr := strconv.Atoi(m[1]); convErr == nil {
+			if parserProblems[m[2]] {
+				// yaml.v3 adds 1 to the 0-based line of scanner errors
+				// only; its parser errors point one line too early.
+				// Their mark may be the end of the file, after its last
+				// newline.
+				line = min(line+1, max(d.lastLine, 1))
+			}
 			d.add(line, "", m[2])
 			return
 		}

@@ -174,6 +174,16 @@ func TestDecodeStrictProblems(t *testing.T) {
 		{"syntax error", "server:\n  listen: a\n   dev_pages: true\n", []string{
 			"c.yaml:3: mapping values are not allowed in this context",
 		}},
+		{"unclosed flow list", "community:\n  name: [x\n", []string{
+			"c.yaml:2: did not find expected ',' or ']'",
+		}},
+		{"unclosed flow list further down", "community:\n  name: a\n\nx: [1, 2\ny: 3\n", []string{
+			"c.yaml:4: did not find expected ',' or ']'",
+		}},
+		// yaml.v3 names the line where the list being parsed starts.
+		{"block list item out of place", "staff:\n  - name: a\n  role: b\n", []string{
+			"c.yaml:2: did not find expected '-' indicator",
+		}},
 		{"syntax error without a line", "server: *nope\n", []string{
 			"c.yaml: unknown anchor 'nope' referenced",
 		}},
