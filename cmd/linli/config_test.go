@@ -169,8 +169,12 @@ func TestVersionAndUsage(t *testing.T) {
 	if code := run([]string{"frobnicate"}, nil, &out, &errb, noEnv); code != 2 {
 		t.Fatalf("unknown command exit %d", code)
 	}
-	if code := run([]string{"serve"}, nil, &out, &errb, noEnv); code != 2 || !strings.Contains(errb.String(), "--config FILE is required") {
-		t.Fatalf("missing --config: %d %q", code, errb.String())
+	// CONTRACT.md: a missing config file is exit 1, the flag left out too.
+	for _, cmd := range []string{"serve", "check", "chat"} {
+		errb.Reset()
+		if code := run([]string{cmd}, nil, &out, &errb, noEnv); code != 1 || !strings.Contains(errb.String(), "--config FILE is required") {
+			t.Fatalf("%s without --config: %d %q", cmd, code, errb.String())
+		}
 	}
 }
 

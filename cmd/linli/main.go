@@ -106,8 +106,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(s
 		return 2
 	}
 	if *configPath == "" {
+		// A missing config file: exit 1, like a file that is not there.
 		fmt.Fprintf(stderr, "linli %s: --config FILE is required\n", cmd)
-		return 2
+		return 1
 	}
 	if cmd == "backup" && backupTo == "" {
 		fmt.Fprintln(stderr, "linli backup: --to PATH is required")
