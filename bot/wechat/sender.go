@@ -2,6 +2,8 @@ package wechat
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,6 +35,7 @@ type SenderStore interface {
 	SetIdentityUnreachable(ctx context.Context, channel, externalID string, v bool) error
 	GetValue(ctx context.Context, key string) (string, time.Time, error)
 	SetValue(ctx context.Context, key, value string, expires time.Time) error
+	DeleteValue(ctx context.Context, key string) error
 }
 
 // Sender pushes outbox rows to residents over WeChat: a customer-service
@@ -127,10 +130,13 @@ func (s *Sender) Send(ctx context.Context, to notify.Recipient, body store.Outbo
 		if ok, why := s.windowOpen(ctx, id); !ok {
 			csErr = &unreachableError{reason: why}
 		} else {
-			csErr = s.sendParts(ctx, openID, text)
+			var sent int
+			sent, csErr = s.sendParts(ctx, openID, text)
+			if sent > 0 {
+				s.count(ctx, id, sent)
+			}
 			switch {
 			case csErr == nil:
-				s.count(ctx, id, 1)
 				return "cs", nil
 			case IsCode(csErr, CodeRequireSubscribe, CodeInvalidOpenID):
 				return "", s.gone(ctx, openID, csErr)
@@ -256,14 +262,53 @@ func templateData(body store.OutboxBody) map[string]TemplateField {
 }
 
 // sendParts sends text as one customer-service message, or several when it
-// is longer than WeChat takes; a failure stops at the part that failed.
-func (s *Sender) sendParts(ctx context.Context, openID, text string) error {
-	for _, p := range splitText(text, maxTextBytes) {
-		if err := s.api.SendText(ctx, openID, p); err != nil {
-			return err
+// is longer than WeChat takes, and says how many went out. A failure stops
+// at the part that failed; how far it got is recorded, so the row's retry
+// starts at that part instead of sending the first ones again. The record
+// is keyed by the openid and the text: two identical rows to one resident
+// are interchangeable, as the dispatcher sends one target's rows in turn.
+func (s *Sender) sendParts(ctx context.Context, openID, text string) (int, error) {
+	parts := splitText(text, maxTextBytes)
+	if len(parts) == 1 {
+		if err := s.api.SendText(ctx, openID, parts[0]); err != nil {
+			return 0, err
+		}
+		return 1, nil
+	}
+	key := partsKey(openID, text)
+	done := 0
+	if v, _, err := s.st.GetValue(ctx, key); err == nil {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 && n < len(parts) {
+			done = n
 		}
 	}
-	return nil
+	sent := 0
+	for i := done; i < len(parts); i++ {
+		if err := s.api.SendText(ctx, openID, parts[i]); err != nil {
+			return sent, err
+		}
+		sent++
+		if i < len(parts)-1 {
+			if err := s.st.SetValue(ctx, key, strconv.Itoa(i+1), s.now().Add(partsLife)); err != nil {
+				// The retry then sends the early parts again.
+				s.log.Warn("wechat: record send progress", "err", err)
+			}
+		}
+	}
+	if err := s.st.DeleteValue(ctx, key); err != nil {
+		s.log.Warn("wechat: forget send progress", "err", err)
+	}
+	return sent, nil
+}
+
+// partsLife bounds how long a progress record waits for its row's retry;
+// the dispatcher gives a row up long before.
+const partsLife = 24 * time.Hour
+
+// partsKey names the progress record of sending text to openID.
+func partsKey(openID, text string) string {
+	h := sha256.Sum256([]byte(openID + "\x00" + text))
+	return "wechat:parts:" + hex.EncodeToString(h[:16])
 }
 
 // renderBody is a row as one customer-service text: choices as a numbered

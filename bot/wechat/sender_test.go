@@ -213,3 +213,48 @@ func (r *recordingSMS) SendSMS(_ context.Context, phone, template string, _ map[
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// A long text goes out in parts; when a part fails for a while, the row's
+// retry sends the rest only, and each part counts against the window.
+func TestSenderResumesAMultiPartText(t *testing.T) {
+	e := newAPIEnv(t, wechatfake.Config{WindowLimit: 20})
+	s := e.sender(t)
+	e.resident(t, "o1")
+	ctx := context.Background()
+	text := strings.Repeat("甲", 700) + strings.Repeat("乙", 700) + strings.Repeat("丙", 300) // 5,100 bytes: three parts
+	parts := splitText(text, maxTextBytes)
+	if len(parts) != 3 {
+		t.Fatalf("%d parts", len(parts))
+	}
+	e.fake.FailAfter(wechatfake.PathCustomSend, 1, wechatfake.ErrcodeSystemBusy, 1)
+	body := store.OutboxBody{Text: text}
+	if _, err := s.Send(ctx, notify.Recipient{Address: "o1"}, body); err == nil || !temporary(err) {
+		t.Fatalf("the failed part: %v", err)
+	}
+	if id, err := s.Send(ctx, notify.Recipient{Address: "o1"}, body); err != nil || id != "cs" {
+		t.Fatalf("the retry: %q %v", id, err)
+	}
+	var got []string
+	for _, m := range e.fake.CustomMessages() {
+		got = append(got, m.Content)
+	}
+	if len(got) != 3 || got[0] != parts[0] || got[1] != parts[1] || got[2] != parts[2] {
+		t.Fatalf("the resident got %d messages; want each of the 3 parts once", len(got))
+	}
+	if n := s.sentInWindow(ctx, mustIdentity(t, e, "o1")); n != 3 {
+		t.Fatalf("window counter %d, want 3", n)
+	}
+	// Sent in full, the record is gone: the same text again is sent whole.
+	if id, err := s.Send(ctx, notify.Recipient{Address: "o1"}, body); err != nil || id != "cs" || len(e.fake.CustomMessages()) != 6 {
+		t.Fatalf("the same text again: %q %v, %d messages", id, err, len(e.fake.CustomMessages()))
+	}
+}
+
+func mustIdentity(t *testing.T, e *apiEnv, openID string) store.Identity {
+	t.Helper()
+	id, err := e.st.FindIdentity(context.Background(), bot.ChannelWeChat, openID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

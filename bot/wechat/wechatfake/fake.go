@@ -228,6 +228,7 @@ type fault struct {
 	errcode int
 	status  int // HTTP status; 0 means answer 200 with errcode
 	left    int
+	skip    int // calls let through before the fault applies
 }
 
 // Hold keeps calls to one path waiting until released; see Fake.Hold.
@@ -378,6 +379,14 @@ func (f *Fake) FailNext(path string, errcode, n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.faults[path] = append(f.faults[path], &fault{errcode: errcode, left: n})
+}
+
+// FailAfter lets the next skip calls to path through, then answers n
+// calls with errcode: a failure in the middle of a multi-part send.
+func (f *Fake) FailAfter(path string, skip, errcode, n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults[path] = append(f.faults[path], &fault{errcode: errcode, left: n, skip: skip})
 }
 
 // FailNextHTTP answers the next n calls to path with an HTTP status and a
@@ -537,7 +546,9 @@ func (f *Fake) handleLocked(r *http.Request, raw []byte) (int, any) {
 	default:
 		return http.StatusNotFound, nil
 	}
-	if fs := f.faults[path]; len(fs) > 0 {
+	if fs := f.faults[path]; len(fs) > 0 && fs[0].skip > 0 {
+		fs[0].skip--
+	} else if len(fs) > 0 {
 		ft := fs[0]
 		ft.left--
 		if ft.left <= 0 {
