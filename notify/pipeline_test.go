@@ -64,18 +64,7 @@ func TestStoppingBeforeTheCallLeavesNoDoubt(t *testing.T) {
 	run, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { _, err := e.d.RunOnce(run); done <- err }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var marked int
-		e.st.DB().QueryRow("SELECT COUNT(*) FROM outbox WHERE sms_out_id <> ''").Scan(&marked)
-		if marked == 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the call was never marked")
-		}
-		<-time.After(5 * time.Millisecond)
-	}
+	waitCount(t, e.st, "SELECT COUNT(*) FROM outbox WHERE sms_out_id <> ''", 2)
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("RunOnce did not report the cancellation")
@@ -193,18 +182,7 @@ func TestNoCallAfterTheLeaseRanOut(t *testing.T) {
 	e.d.lead = time.Hour // the marks go in at once; the slot is a second away
 	done := make(chan error, 1)
 	go func() { _, err := e.d.RunOnce(ctx); done <- err }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var marked int
-		e.st.DB().QueryRow("SELECT COUNT(*) FROM outbox WHERE sms_out_id <> ''").Scan(&marked)
-		if marked == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the call was never marked")
-		}
-		<-time.After(5 * time.Millisecond)
-	}
+	waitCount(t, e.st, "SELECT COUNT(*) FROM outbox WHERE sms_out_id <> ''", 1)
 	// The lease runs out; a second dispatcher takes the row over, finds no
 	// SMS under its OutId and sends it.
 	e.clock.Set(e.clock.Now().Add(3 * time.Minute))
@@ -234,4 +212,21 @@ type timedSMS struct {
 func (t *timedSMS) SendSMS(ctx context.Context, phone, template string, params map[string]string, outID string) (string, error) {
 	t.record()
 	return t.AliyunSMS.SendSMS(ctx, phone, template, params, outID)
+}
+
+// waitCount waits (10 s at most) until query, a COUNT(*), answers want.
+func waitCount(t *testing.T, st *store.Store, query string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		st.DB().QueryRow(query).Scan(&n)
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d, want %d", query, n, want)
+		}
+		<-time.After(5 * time.Millisecond)
+	}
 }

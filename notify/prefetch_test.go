@@ -33,18 +33,7 @@ func TestStoppingReturnsTheChunkLeasedAhead(t *testing.T) {
 	run, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { _, err := e.d.RunOnce(run); done <- err }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var leased int
-		e.st.DB().QueryRow("SELECT COUNT(*) FROM outbox WHERE status = 'leased'").Scan(&leased)
-		if leased == 6 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d rows leased, want all 6 (three chunks)", leased)
-		}
-		<-time.After(5 * time.Millisecond)
-	}
+	waitCount(t, e.st, "SELECT COUNT(*) FROM outbox WHERE status = 'leased'", 6)
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("RunOnce did not report the cancellation")
