@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -250,6 +251,14 @@ func TestNoCategoriesGetsTheDefaults(t *testing.T) {
 		if len(cfg.Categories) != 6 || cfg.Categories[0].Key != "sanitation" || cfg.Categories[5].Key != "other" {
 			t.Fatalf("%s: categories %+v", name, cfg.Categories)
 		}
+	}
+	// The built-in six are the example file's: the two cannot drift apart.
+	example, problems := loadConfig("../../config.example.yaml", noEnv)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	if !reflect.DeepEqual(example.Categories, defaultCategories()) {
+		t.Fatalf("config.example.yaml categories %+v\nbuilt-in %+v", example.Categories, defaultCategories())
 	}
 }
 
