@@ -35,7 +35,6 @@ func newWXDesk(t *testing.T, staff []flows.StaffMember, tweak ...func(*Config)) 
 	cfg.WeChat.AppID, cfg.WeChat.AppSecret, cfg.WeChat.Token = fake.AppID(), fake.Secret(), wxToken
 	cfg.WeChat.APIBaseURL = fake.URL()
 	cfg.Telegram.Enabled, cfg.Telegram.StaffChatID = false, 0
-	cfg.Community.RequireConsent = false
 	cfg.Staff = staff
 	for _, f := range tweak {
 		f(&cfg)
@@ -89,6 +88,19 @@ func (d *wxDesk) ticket(number string) store.Ticket {
 	return tk
 }
 
+// consent is a new resident's first message and their agreement to the
+// processing of their data (community.require_consent).
+func (d *wxDesk) consent(openid string) {
+	d.t.Helper()
+	if got := d.say(openid, "你好"); !strings.Contains(got, "个人信息") {
+		d.t.Fatalf("first message answered %q", got)
+	}
+	if got := d.say(openid, "同意"); !strings.Contains(got, "谢谢") {
+		d.t.Fatalf("consent answered %q", got)
+	}
+	d.dispatch() // the menu that follows the thanks
+}
+
 // report files a repairs ticket for openid and returns its number.
 func (d *wxDesk) report(openid, text string) string {
 	d.t.Helper()
@@ -129,7 +141,9 @@ func TestWeChatOnlyDesk(t *testing.T) {
 	}
 	d.dispatch() // the menu's follow-up hint
 
-	// 1. The resident reports.
+	// 1. The resident consents (community.require_consent, on in the
+	// example) and reports.
+	d.consent("oRes")
 	number := d.report("oRes", "楼道灯坏了三天，晚上很黑")
 	if number != "T1001" {
 		t.Fatalf("ticket %s", number)
@@ -173,6 +187,15 @@ func TestWeChatOnlyDesk(t *testing.T) {
 		t.Fatalf("no reply event: %+v", evs)
 	}
 
+	// The resident answers; it reaches the one handling the ticket.
+	if got := d.say("oRes", "下午也有人在家，三楼"); !strings.Contains(got, "已转给处理工单 T1001") {
+		t.Fatalf("resident's answer: %q", got)
+	}
+	sent = d.dispatch()
+	if len(sent["oStaff2"]) != 1 || !strings.Contains(sent["oStaff2"][0], "下午也有人在家") || len(sent["oStaff"]) != 0 {
+		t.Fatalf("the note went to %q", sent)
+	}
+
 	// 4. Resolved from WeChat; the resident is told and rates.
 	if got := d.say("oStaff2", "/resolve T1001 修好了"); !strings.Contains(got, "已办结") {
 		t.Fatalf("/resolve answered %q", got)
@@ -182,8 +205,8 @@ func TestWeChatOnlyDesk(t *testing.T) {
 		!strings.Contains(sent["oRes"][0], "5") {
 		t.Fatalf("resident got %q (all: %q)", sent["oRes"], sent)
 	}
-	if got := d.say("oRes", "4"); got == "" {
-		t.Fatal("no answer to the rating")
+	if got := d.say("oRes", "4"); !strings.Contains(got, "感谢您的评价（4 分）") {
+		t.Fatalf("the rating answered %q", got)
 	}
 	if tk := d.ticket(number); tk.Status != store.TicketResolved || tk.Rating != 4 || tk.ResolvedAt.IsZero() {
 		t.Fatalf("after rating: %+v", tk)
@@ -197,12 +220,23 @@ func TestWeChatOnlyDesk(t *testing.T) {
 		}
 	}
 
-	// 6. A stranger is refused, and the ticket stays as it was.
-	if got := d.say("oStranger", "/resolve T1001"); !strings.Contains(got, "不是本社区工作人员") {
-		t.Fatalf("stranger's /resolve answered %q", got)
+	// 6. Someone not on the staff (the resident, who has consented) is
+	// refused, the attempt is audited, and the ticket stays as it was.
+	if got := d.say("oRes", "/reopen T1001"); !strings.Contains(got, "不是本社区工作人员") {
+		t.Fatalf("resident's /reopen answered %q", got)
+	}
+	if got := d.say("oRes", "/resolve T1001"); !strings.Contains(got, "不是本社区工作人员") {
+		t.Fatalf("resident's /resolve answered %q", got)
 	}
 	if tk := d.ticket(number); tk.Status != store.TicketResolved || tk.Rating != 4 {
-		t.Fatalf("after the stranger: %+v", tk)
+		t.Fatalf("after the refusals: %+v", tk)
+	}
+	var refused int
+	if err := d.a.st.DB().QueryRow("SELECT COUNT(*) FROM audit WHERE allowed = 0 AND actor = 'wechat:oRes' AND target = 'T1001'").Scan(&refused); err != nil {
+		t.Fatal(err)
+	}
+	if refused != 2 {
+		t.Fatalf("%d refused attempts audited, want 2", refused)
 	}
 
 	// 7. Another ticket nobody takes on is escalated past its target.
@@ -237,6 +271,7 @@ func TestWeChatStaffOutsideTheWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	d.consent("oRes")
 	number := d.report("oRes", "楼道灯坏了三天，晚上很黑")
 	tpls := len(d.fake.TemplateMessages())
 	sent := d.dispatch()
@@ -269,7 +304,9 @@ func TestWeChatStaffOutsideTheWindow(t *testing.T) {
 		t.Fatalf("escalation template to the admin: %+v (all %+v)", m, got)
 	}
 	var unreachable int
-	d.a.st.DB().QueryRow("SELECT COUNT(*) FROM outbox WHERE status IN ('unreachable', 'failed')").Scan(&unreachable)
+	if err := d.a.st.DB().QueryRow("SELECT COUNT(*) FROM outbox WHERE status IN ('unreachable', 'failed')").Scan(&unreachable); err != nil {
+		t.Fatal(err)
+	}
 	if unreachable != 0 {
 		t.Fatalf("%d rows reached nobody", unreachable)
 	}
