@@ -223,7 +223,7 @@ func (e *Engine) alertNewTicket(ctx context.Context, t store.Ticket) {
 		body := e.alertText(lang, t, cat, building, img == "", false) + "\n" + T(lang, "desk.alert_cmd_hint", t.Number, t.Number, t.Number)
 		rows = append(rows, store.OutboxRow{Kind: kindAlert, TargetChannel: bot.ChannelWeChat, TargetAddress: s.WeChatOpenID,
 			Ref: t.Number, Urgent: true, DedupeKey: "alert:" + t.Number + ":wechat:" + s.WeChatOpenID,
-			Body: store.OutboxBody{Text: body, ImageURL: img, Lang: lang}})
+			Body: staffTemplate(store.OutboxBody{Text: body, ImageURL: img, Lang: lang}, t.Number, "desk.tpl_new")})
 	}
 	if len(rows) == 0 {
 		return
@@ -324,7 +324,7 @@ func (e *Engine) tellDesk(ctx context.Context, t store.Ticket, text, photo, phot
 	for _, s := range e.cfg.Staff {
 		if toAssignee && s.WeChatOpenID != "" && s.Name == t.Assignee {
 			rows = append(rows, store.OutboxRow{Kind: kindAlert, TargetChannel: bot.ChannelWeChat, TargetAddress: s.WeChatOpenID,
-				Ref: t.Number, Body: store.OutboxBody{Text: text, Lang: lang}})
+				Ref: t.Number, Body: staffTemplate(store.OutboxBody{Text: text, Lang: lang}, t.Number, "desk.tpl_attention")})
 		}
 	}
 	if len(rows) == 0 {

@@ -83,6 +83,7 @@ func (e *Engine) enqueueStaff(ctx context.Context, row store.OutboxRow, sms bool
 			r.TargetChannel, r.TargetAddress = bot.ChannelWeChat, s.WeChatOpenID
 			r.DedupeKey = row.DedupeKey + ":wechat:" + s.WeChatOpenID
 			r.Body.Params = nil
+			r.Body = staffTemplate(r.Body, row.Ref, "desk.tpl_attention")
 			rows = append(rows, r)
 		case sms && s.Role == "admin" && s.Phone != "":
 			r := row

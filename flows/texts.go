@@ -16,7 +16,7 @@ type text struct {
 type catalog map[string]text
 
 // catalogs is every catalog the engine looks keys up in.
-var catalogs = []catalog{coreTexts, reportTexts, statusTexts, staffTexts, prefillTexts, placeTexts, bookingTexts, eventTexts, eventStaffTexts, notifyTexts, deskTexts, rateTexts, statsTexts, commandTexts, privacyTexts, anywhereTexts, deskReplyTexts, eventChangeTexts}
+var catalogs = []catalog{coreTexts, reportTexts, statusTexts, staffTexts, prefillTexts, placeTexts, bookingTexts, eventTexts, eventStaffTexts, notifyTexts, deskTexts, rateTexts, statsTexts, commandTexts, privacyTexts, anywhereTexts, deskReplyTexts, eventChangeTexts, wechatStaffTexts}
 
 // lookup finds a key in the catalogs.
 func lookup(key string) (text, bool) {
