@@ -23,6 +23,11 @@ type staffCommand struct {
 	run   func(c *Ctx, who StaffMember, args string) []bot.Reply
 }
 
+// residentCommands are the slash commands residents have (the Telegram
+// menu's, and /start with its deep link).
+var residentCommands = map[string]bool{"start": true, "menu": true, "report": true, "book": true,
+	"events": true, "status": true, "cancel": true, "help": true}
+
 // staffCommandNames lists the commands of CONTRACT.md in help order.
 var staffCommandNames = []string{"open", "t", "claim", "r", "resolve", "reopen", "today", "stats", "broadcast", "event", "checkin"}
 
@@ -71,10 +76,13 @@ func (e *Engine) staffDesk(c *Ctx) (replies []bot.Reply, handled bool) {
 		return nil, false
 	}
 	if _, known := e.staff[name]; !known {
-		if _, isStaff := e.cfg.staffByIdentity(c.Turn.Channel, c.Turn.UserID); isStaff && c.Turn.Group {
+		// A staff member's typo (/clam) is answered with the commands, in the
+		// group and in a private chat (WeChat staff have no group); a
+		// resident's /menu, /report … stay resident words.
+		if _, isStaff := e.cfg.staffByIdentity(c.Turn.Channel, c.Turn.UserID); isStaff && (c.Turn.Group || !residentCommands[name]) {
 			return []bot.Reply{{Text: c.T("staff.unknown", name, "/"+strings.Join(staffCommandNames, " /"))}}, true
 		}
-		return nil, false // a resident's /menu, /report … are resident words
+		return nil, false
 	}
 	return e.runStaff(c, name, args), true
 }

@@ -96,3 +96,20 @@ func verbs(s string) string {
 	}
 	return string(out)
 }
+
+// In a private chat (WeChat staff have no other) a staff member's mistyped
+// command is answered with the commands, not read as a resident's answer;
+// the resident commands still work for staff, and a resident's unknown
+// /word is a resident's.
+func TestStaffTypoInAPrivateChat(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.Staff = append(h.cfg.Staff, StaffMember{Name: "老周", Role: "staff", WeChatOpenID: "o-zhou"})
+	h.restart()
+	zhou := func(text string) []bot.Reply {
+		return h.send(bot.Message{Channel: bot.ChannelWeChat, UserID: "o-zhou", Text: text})
+	}
+	zhou("报修") // a question left open
+	expect(t, zhou("/clam T1001"), "未知命令 /clam", "/claim")
+	expect(t, zhou("/menu"), "报事报修")
+	expectNot(t, h.say("amy", "/clam"), "未知命令")
+}
