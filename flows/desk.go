@@ -358,6 +358,32 @@ func (e *Engine) actedElsewhere(c *Ctx, t store.Ticket, who StaffMember, action,
 		line += "\n" + clip(detail, 500)
 	}
 	e.tellDesk(c, t, line, "", "", false)
+	if len(e.cfg.DeskChats) == 0 && action != store.EventReplied {
+		e.tellColleagues(c, t, who, line)
+	}
+}
+
+// tellColleagues is the group's echo for an office without one: the other
+// WeChat staff alerted of the ticket hear who claimed, resolved or reopened
+// it, so two people do not take on the same job. Replies are not echoed
+// (the group would see them, but one WeChat message per reply per colleague
+// would use up their customer-service quota), and there is no template
+// fallback: outside a colleague's 48-hour window the echo is dropped.
+func (e *Engine) tellColleagues(ctx context.Context, t store.Ticket, who StaffMember, line string) {
+	var rows []store.OutboxRow
+	for _, s := range e.alertedStaff(e.categoryOf(t.Category)) {
+		if s.Name == who.Name {
+			continue
+		}
+		rows = append(rows, store.OutboxRow{Kind: kindAlert, TargetChannel: bot.ChannelWeChat, TargetAddress: s.WeChatOpenID,
+			Ref: t.Number, Body: store.OutboxBody{Text: line, Lang: e.cfg.Community.Language}})
+	}
+	if len(rows) == 0 {
+		return
+	}
+	if err := e.out.Enqueue(ctx, rows...); err != nil {
+		e.log.Error("desk: tell colleagues", "ticket", t.Number, "err", err)
+	}
 }
 
 // ---- telling the resident --------------------------------------------------

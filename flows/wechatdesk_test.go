@@ -66,3 +66,42 @@ func TestStaffAlertsWithoutAStaffGroup(t *testing.T) {
 		t.Fatalf("admin sms %+v", s)
 	}
 }
+
+// Without a staff group, WeChat staff hear from each other who claimed or
+// resolved a ticket (the group's echo), but not every reply.
+func TestWeChatStaffHearWhatColleaguesDid(t *testing.T) {
+	h := newHarness(t)
+	h.cfg.Staff = []StaffMember{
+		{Name: "王主任", Role: "admin", WeChatOpenID: "o-wang"},
+		{Name: "老周", Role: "staff", WeChatOpenID: "o-zhou"},
+	}
+	h.restart()
+	number := h.report("amy")
+	zhou := func(text string) []bot.Reply {
+		return h.send(bot.Message{Channel: bot.ChannelWeChat, UserID: "o-zhou", Text: text})
+	}
+	echoes := func(to string) []store.OutboxRow {
+		var out []store.OutboxRow
+		for _, r := range h.outbox(kindAlert) {
+			if r.TargetAddress == to && r.Ref == number && !strings.HasPrefix(r.DedupeKey, "alert:") {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	expect(t, zhou("/claim "+number), number)
+	if e := echoes("o-wang"); len(e) != 1 || !strings.Contains(e[0].Body.Text, "老周") || !strings.Contains(e[0].Body.Text, "认领") {
+		t.Fatalf("echo of the claim to 王主任: %+v", e)
+	}
+	zhou("/r " + number + " 明天去修")
+	if e := echoes("o-wang"); len(e) != 1 {
+		t.Fatalf("a reply was echoed: %d rows", len(e))
+	}
+	zhou("/resolve " + number + " 修好了")
+	if e := echoes("o-wang"); len(e) != 2 || !strings.Contains(e[1].Body.Text, "办结") {
+		t.Fatalf("echo of the resolve: %+v", e)
+	}
+	if e := echoes("o-zhou"); len(e) != 0 {
+		t.Fatalf("the actor was told of their own actions: %+v", e)
+	}
+}
