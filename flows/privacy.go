@@ -162,6 +162,12 @@ func (e *Engine) consentGate(c *Ctx) ([]bot.Reply, bool) {
 	if m.Group {
 		return nil, false
 	}
+	if name, args, ok := parseCommand(m.Text); ok && e.staff[name] != nil {
+		// A stranger trying a staff command is refused and the attempt
+		// audited at once (CONTRACT.md), not kept for after the consent
+		// question: the refusal stores nothing of theirs but the attempt.
+		return e.runStaff(c, name, args), true
+	}
 	switch m.Event {
 	case "", bot.EventSubscribe, bot.EventStart, bot.EventMenu:
 	default:

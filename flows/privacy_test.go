@@ -486,3 +486,26 @@ func TestForgetUnansweredConsent(t *testing.T) {
 		t.Fatalf("a consenting resident was touched: %+v", r)
 	}
 }
+
+// A stranger's staff command is refused and audited at once, as the
+// contract says, rather than waiting behind the consent question; the
+// next message is asked for consent as usual and nothing is replayed.
+func TestStrangersStaffCommandIsRefusedBeforeConsent(t *testing.T) {
+	h := privacyHarness(t)
+	stranger := func(text string) []bot.Reply {
+		return h.send(bot.Message{Channel: bot.ChannelTelegram, UserID: "555", ChatID: "555", Text: text})
+	}
+	expect(t, stranger("/resolve T1001"), "您不是本社区工作人员，无法使用 /resolve")
+	log, _ := h.st.AuditLog(context.Background(), 10)
+	if len(log) != 1 || log[0].Allowed || log[0].Action != "resolve" || log[0].Actor != "telegram:555" {
+		t.Fatalf("audit %+v", log)
+	}
+	expect(t, stranger("你好"), "请了解我们如何处理您的个人信息")
+	rs := h.send(bot.Message{Channel: bot.ChannelTelegram, UserID: "555", ChatID: "555", Payload: "consent:agree"})
+	expectNot(t, rs, "/resolve")
+	if log, _ := h.st.AuditLog(context.Background(), 10); len(log) != 1 {
+		t.Fatalf("the refused command was replayed after consent: %+v", log)
+	}
+	// A resident's own slash words still wait for consent.
+	expect(t, h.send(bot.Message{Channel: bot.ChannelTelegram, UserID: "556", ChatID: "556", Text: "/report"}), "请了解我们如何处理您的个人信息")
+}
