@@ -84,6 +84,9 @@ func (e *Engine) enqueueStaff(ctx context.Context, row store.OutboxRow, sms bool
 			r.DedupeKey = row.DedupeKey + ":wechat:" + s.WeChatOpenID
 			r.Body.Params = nil
 			r.Body = staffTemplate(r.Body, row.Ref, "desk.tpl_attention")
+			if r.Body.Template == "" {
+				r.Body = e.staffReminder(r.Body)
+			}
 			rows = append(rows, r)
 		case sms && s.Role == "admin" && s.Phone != "":
 			r := row
@@ -98,6 +101,18 @@ func (e *Engine) enqueueStaff(ctx context.Context, row store.OutboxRow, sms bool
 		rows = append(rows, row)
 	}
 	return e.out.Enqueue(ctx, rows...)
+}
+
+// staffReminder lets a staff message about no ticket (the digest, delivery
+// problems, a resident's SMS reply) reach a WeChat staff member outside
+// their 48-hour window as the reminder template (what, when, where): its
+// first line as what, now as when, and where to read the rest.
+func (e *Engine) staffReminder(body store.OutboxBody) store.OutboxBody {
+	first, _, _ := strings.Cut(body.Text, "\n")
+	body.Template = "reminder"
+	body.Params = map[string]string{"name": clip(first, 20), "time": e.now().In(e.loc).Format("01-02 15:04"),
+		"place": T(body.Lang, "desk.tpl_read_in_chat")}
+	return body
 }
 
 // staffSMSRunes bounds a staff alert sent as an SMS notice: enough for the

@@ -52,12 +52,18 @@ func TestStaffAlertsWithoutAStaffGroup(t *testing.T) {
 		// The Telegram mentions are not carried; a ticket's row carries
 		// what its template fallback needs (wechatstaff.go).
 		if r.TargetAddress != "o-zhou" || !r.Urgent || r.Body.Params["mention_telegram_ids"] != "" ||
-			(r.Ref == number) != (r.Body.Template == "ticket_update") {
+			(r.Ref == number) != (r.Body.Template == "ticket_update") || r.Body.Template == "" {
 			t.Errorf("wechat row %+v", r)
 		}
 	}
 	if !strings.Contains(wechat[0].Body.Text, number) || !strings.HasPrefix(wechat[0].DedupeKey, "escalate:") {
 		t.Errorf("first wechat row is not the escalation: %+v", wechat[0])
+	}
+	// The digest is about no ticket: outside the window it goes as the
+	// reminder template (what, when, where to read more).
+	if d := wechat[1].Body; !strings.HasPrefix(wechat[1].DedupeKey, "digest:") || d.Template != "reminder" ||
+		d.Params["name"] == "" || d.Params["time"] != h.clock.Now().In(h.eng.loc).Format("01-02 15:04") || !strings.Contains(d.Params["place"], "/open") {
+		t.Errorf("digest row %+v", wechat[1])
 	}
 	s := sms[0]
 	content := s.Body.Params["content"]

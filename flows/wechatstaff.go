@@ -15,8 +15,9 @@ import (
 // sender uses when the window is closed.
 
 var wechatStaffTexts = catalog{
-	"desk.tpl_new":       {"新工单", "new ticket"},
-	"desk.tpl_attention": {"请处理", "needs attention"},
+	"desk.tpl_new":          {"新工单", "new ticket"},
+	"desk.tpl_attention":    {"请处理", "needs attention"},
+	"desk.tpl_read_in_chat": {"在公众号发送 /open 查看待办工单", "send /open to the account for the open tickets"},
 }
 
 // staffTemplate makes body, a staff message about ticket number, fall back
