@@ -58,26 +58,7 @@ func TestStoppingBeforeTheCallLeavesNoDoubt(t *testing.T) {
 	ctx := context.Background()
 	ids, _ := e.residents(t, 2)
 	e.o.Enqueue(ctx, notice(ids[0], false), notice(ids[1], false))
-	e.d.Limiter = rate.NewLimiter(0.5, 1)
-	e.d.Limiter.Allow()
-	e.d.lead = time.Hour // mark at once, then wait two seconds for the slot
-	run, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { _, err := e.d.RunOnce(run); done <- err }()
-	waitCount(t, e.st, "SELECT COUNT(*) FROM outbox WHERE sms_out_id <> ''", 2)
-	cancel()
-	if err := <-done; err == nil {
-		t.Fatal("RunOnce did not report the cancellation")
-	}
-	all, _ := e.st.RecentOutbox(ctx, 10)
-	for _, r := range all {
-		if r.Status != store.OutboxPending || r.SMSOutID != "" || r.Attempts != 0 {
-			t.Fatalf("after stopping: %+v", r)
-		}
-	}
-	if e.fake.Calls() != 0 {
-		t.Fatalf("the fake had %d calls", e.fake.Calls())
-	}
+	stopMidway(t, e, "SELECT COUNT(*) FROM outbox WHERE sms_out_id <> ''", 2)
 	e.d.Limiter = nil
 	e.run(t)
 	if got, calls := len(e.fake.Sent()), e.fake.Calls(); got != 2 || calls != 1 {
@@ -228,5 +209,33 @@ func waitCount(t *testing.T, st *store.Store, query string, want int) {
 			t.Fatalf("%s: %d, want %d", query, n, want)
 		}
 		<-time.After(5 * time.Millisecond)
+	}
+}
+
+// stopMidway runs the dispatcher with its first call two seconds away,
+// stops it once query (a COUNT(*)) answers want, and checks that every row
+// went back untried: pending, no OutId, no attempt, no call made.
+func stopMidway(t *testing.T, e *smsEnv, query string, want int) {
+	t.Helper()
+	ctx := context.Background()
+	e.d.Limiter = rate.NewLimiter(0.5, 1)
+	e.d.Limiter.Allow()
+	e.d.lead = time.Hour // mark at once, then wait two seconds for the slot
+	run, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { _, err := e.d.RunOnce(run); done <- err }()
+	waitCount(t, e.st, query, want)
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("RunOnce did not report the cancellation")
+	}
+	all, _ := e.st.RecentOutbox(ctx, 10)
+	for _, r := range all {
+		if r.Status != store.OutboxPending || r.SMSOutID != "" || r.Attempts != 0 {
+			t.Fatalf("after stopping: %+v", r)
+		}
+	}
+	if e.fake.Calls() != 0 {
+		t.Fatalf("the fake had %d calls", e.fake.Calls())
 	}
 }
