@@ -199,19 +199,7 @@ func (s *Store) Contacts(ctx context.Context, ids []int64) (map[int64]*Contact, 
 func (s *Store) ResidentsByPhone(ctx context.Context, phone string) ([]Resident, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT "+residentColumns+` FROM residents WHERE phone = ? AND erased_at IS NULL
 		ORDER BY CASE WHEN phone_verified_at IS NULL THEN 1 ELSE 0 END, id`, phone)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Resident
-	for rows.Next() {
-		r, err := scanResident(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return scanAll(rows, err, scanResident)
 }
 
 // SetUnsubscribedByPhone records an opt-out (an SMS reply TD) for every

@@ -67,19 +67,7 @@ func scanBooking(row interface{ Scan(...any) error }) (Booking, error) {
 }
 
 func scanBookings(rows *sql.Rows, err error) ([]Booking, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Booking
-	for rows.Next() {
-		b, err := scanBooking(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return scanAll(rows, err, scanBooking)
 }
 
 func bookingsByID(ctx context.Context, q querier, ids []int64) ([]Booking, error) {

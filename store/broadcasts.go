@@ -60,19 +60,7 @@ func scanBroadcast(row interface{ Scan(...any) error }) (Broadcast, error) {
 }
 
 func scanBroadcasts(rows *sql.Rows, err error) ([]Broadcast, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Broadcast
-	for rows.Next() {
-		b, err := scanBroadcast(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return scanAll(rows, err, scanBroadcast)
 }
 
 // CreateBroadcast stores a scheduled broadcast.

@@ -118,21 +118,7 @@ func scanEvent(row interface{ Scan(...any) error }) (Event, error) {
 	return e, nil
 }
 
-func scanEvents(rows *sql.Rows, err error) ([]Event, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
+func scanEvents(rows *sql.Rows, err error) ([]Event, error) { return scanAll(rows, err, scanEvent) }
 
 const registrationColumns = `id, code, event_id, resident_id, companions, status, offer_until, checked_in_at, companions_in,
 	checked_in_by, created_at, updated_at`
@@ -154,19 +140,7 @@ func scanRegistration(row interface{ Scan(...any) error }) (Registration, error)
 }
 
 func scanRegistrations(rows *sql.Rows, err error) ([]Registration, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Registration
-	for rows.Next() {
-		g, err := scanRegistration(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return scanAll(rows, err, scanRegistration)
 }
 
 func registrationsByID(ctx context.Context, q querier, ids []int64) ([]Registration, error) {

@@ -141,19 +141,7 @@ func scanOutboxCached(row interface{ Scan(...any) error }, c *bodyCache) (Outbox
 }
 
 func scanOutboxRows(rows *sql.Rows, err error) ([]OutboxRow, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []OutboxRow
-	for rows.Next() {
-		o, err := scanOutbox(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return scanAll(rows, err, scanOutbox)
 }
 
 const enqueueOutboxSQL = `INSERT INTO outbox (kind, resident_id, target_channel, target_address, body, ref,

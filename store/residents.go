@@ -165,19 +165,7 @@ func (s *Store) Resident(ctx context.Context, id int64) (Resident, error) {
 func (s *Store) Identities(ctx context.Context, residentID int64) ([]Identity, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT "+identityColumns+` FROM identities WHERE resident_id = ?
 		ORDER BY COALESCE(last_inbound_at, 0) DESC, id DESC`, residentID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Identity
-	for rows.Next() {
-		i, err := scanIdentity(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, i)
-	}
-	return out, rows.Err()
+	return scanAll(rows, err, scanIdentity)
 }
 
 // SetResidentLanguage records the resident's own language choice.

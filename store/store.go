@@ -380,3 +380,21 @@ func nextCounter(ctx context.Context, tx *sql.Tx, name string) (int64, error) {
 	}
 	return v, err
 }
+
+// scanAll reads every row of a query with scan (one of the scanX functions
+// written for a single row), closing rows; err is the query's own error.
+func scanAll[T any](rows *sql.Rows, err error, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

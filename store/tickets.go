@@ -113,21 +113,7 @@ func scanTicket(row interface{ Scan(...any) error }) (Ticket, error) {
 	return t, nil
 }
 
-func scanTickets(rows *sql.Rows, err error) ([]Ticket, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Ticket
-	for rows.Next() {
-		t, err := scanTicket(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
-}
+func scanTickets(rows *sql.Rows, err error) ([]Ticket, error) { return scanAll(rows, err, scanTicket) }
 
 // NormalizeTicketNumber turns "t1024", "T 1024" or "#1024" into "T1024"; ok is
 // false when the text is not a ticket number.
