@@ -130,6 +130,22 @@ func (s *Server) current(r *http.Request) (*session, error) {
 	return &session{hash: ws.TokenHash, ext: ws.ExternalID, bound: ws.Bound, id: id, seen: ws.SeenAt}, nil
 }
 
+// existing returns the request's session without issuing one: a request
+// without a session is answered 401. It has answered the request when ok
+// is false.
+func (s *Server) existing(w http.ResponseWriter, r *http.Request) (*session, bool) {
+	sess, err := s.current(r)
+	if err != nil {
+		s.fail(w, err)
+		return nil, false
+	}
+	if sess == nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "session"})
+		return nil, false
+	}
+	return sess, true
+}
+
 // session returns the request's session or, if it has none (or one the
 // server did not sign), issues a new one, within the per-address limit on new
 // sessions. It has answered the request when ok is false.

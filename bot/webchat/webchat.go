@@ -503,13 +503,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	if !s.allow(w, s.addresses, s.clientAddr(r)) {
 		return
 	}
-	sess, err := s.current(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	if sess == nil {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "session"})
+	sess, ok := s.existing(w, r)
+	if !ok {
 		return
 	}
 	wait := s.opt.PollWait
@@ -590,13 +585,8 @@ func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "bad_request"})
 		return
 	}
-	sess, err := s.current(r)
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	if sess == nil {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "session"})
+	sess, ok := s.existing(w, r)
+	if !ok {
 		return
 	}
 	held, err := s.st.HeldOutbox(r.Context(), channel, sess.ext)
