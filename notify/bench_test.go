@@ -62,11 +62,13 @@ func benchDispatch(b *testing.B, n int, sameText bool) {
 		d := NewDispatcher(st, sms, nil, nil)
 		d.Limiter = rate.NewLimiter(50, 1)
 		b.StartTimer()
+		held0, _ := st.WriteLockTime()
 		start, cpu0 := time.Now(), cpuTime()
 		if _, err := d.RunOnce(ctx); err != nil {
 			b.Fatal(err)
 		}
 		took, cpu := time.Since(start), cpuTime()-cpu0
+		held, _ := st.WriteLockTime()
 		b.StopTimer()
 		if got := len(fake.Sent()); got != n {
 			b.Fatalf("fake has %d, want %d", got, n)
@@ -86,6 +88,11 @@ func benchDispatch(b *testing.B, n int, sameText bool) {
 		// together) per SMS: on a shared machine, wall time says how busy
 		// the neighbours were; this says what the code costs.
 		b.ReportMetric(float64(cpu.Microseconds())/float64(n), "cpu-µs/sms")
+		// The database's one writer: every SMS is written three times
+		// (lease, OutId before the call, outcome) under one lock. When
+		// this exceeds the 20 µs per SMS the rate allows, it is the
+		// ceiling, however the rest overlaps.
+		b.ReportMetric(float64((held-held0).Microseconds())/float64(n), "write-lock-µs/sms")
 		st.Close()
 	}
 }

@@ -22,8 +22,7 @@ func (s *Store) RecordDelivery(ctx context.Context, provider, providerID string,
 		status, deliveredAt, detail = OutboxDelivered, at.Unix(), ""
 	}
 	var id int64
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	defer s.lockWrite()()
 	// provider_id <> '' lets the partial index on provider_id serve it.
 	err := s.db.QueryRowContext(ctx, `UPDATE outbox SET status = ?, error = ?, delivered_at = COALESCE(?, delivered_at)
 		WHERE provider = ? AND provider_id = ? AND provider_id <> '' AND status IN ('sent', 'delivered', 'failed') RETURNING id`,

@@ -65,8 +65,7 @@ func (s *Store) execPrepared(ctx context.Context, query string, args ...any) (sq
 	if err != nil {
 		return nil, err
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	defer s.lockWrite()()
 	return st.ExecContext(ctx, args...)
 }
 

@@ -46,10 +46,12 @@ type Store struct {
 	// wmu serialises this process's write transactions: SQLite has one writer,
 	// and queuing in Go is fairer and cheaper than spinning in busy_timeout.
 	// busy_timeout still covers other processes (backups, a second instance).
-	wmu   sync.Mutex
-	now   func() time.Time
-	stmts stmtCache
-	group groupState
+	wmu sync.Mutex
+	// lockStats times wmu (writelock.go).
+	lockStats lockStats
+	now       func() time.Time
+	stmts     stmtCache
+	group     groupState
 	// logBuf holds message log lines for the next batch (logbuf.go).
 	logBuf logBuffer
 	// stop ends checkpointLoop and logLoop; stopped says the first has ended.
@@ -178,8 +180,7 @@ func (s *Store) checkpoint(ctx context.Context) {
 		return
 	}
 	defer conn.ExecContext(ctx, "PRAGMA busy_timeout = 10000")
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	defer s.lockWrite()()
 	conn.ExecContext(ctx, "PRAGMA wal_checkpoint(RESTART)")
 }
 
@@ -228,8 +229,7 @@ func (s *Store) wrapWrite(ctx context.Context) bool {
 
 // txRaw is tx without the turn's claim.
 func (s *Store) txRaw(ctx context.Context, fn func(*sql.Tx) error) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	defer s.lockWrite()()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -272,8 +272,7 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 		})
 		return res, err
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	defer s.lockWrite()()
 	return s.db.ExecContext(ctx, query, args...)
 }
 

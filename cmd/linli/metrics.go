@@ -49,7 +49,15 @@ func newMetrics(st *store.Store, log *slog.Logger) *metrics {
 	m.sms = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "linli_sms_total", Help: "SMS provider outcomes, by provider, result (sent, failed) and provider code.",
 	}, []string{"provider", "result", "code"})
-	m.reg.MustRegister(m.inbound, m.latency, m.failures, m.flows, m.rejections, m.sms,
+	// The store's single writer: when held seconds grow nearly as fast as
+	// the clock, the database is the ceiling and more work only waits.
+	held := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "linli_store_write_lock_held_seconds_total", Help: "Time this process held the database's write lock.",
+	}, func() float64 { h, _ := st.WriteLockTime(); return h.Seconds() })
+	waited := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "linli_store_write_lock_wait_seconds_total", Help: "Time writes of this process waited for the database's write lock, summed over writes.",
+	}, func() float64 { _, w := st.WriteLockTime(); return w.Seconds() })
+	m.reg.MustRegister(m.inbound, m.latency, m.failures, m.flows, m.rejections, m.sms, held, waited,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&dbCollector{st: st, log: log})
 	return m

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -65,6 +66,17 @@ func TestMetricsAfterConversation(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+	// The conversation wrote: the write lock was held for some time.
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(line, "linli_store_write_lock_held_seconds_total "); ok {
+			if f, err := strconv.ParseFloat(v, 64); err != nil || f <= 0 {
+				t.Errorf("write lock held %q", v)
+			}
+		}
+	}
+	if !strings.Contains(out, "linli_store_write_lock_wait_seconds_total ") {
+		t.Error("metrics lack the write lock's wait")
 	}
 	if t.Failed() {
 		t.Logf("metrics:\n%s", out)
