@@ -73,7 +73,12 @@ func NewHTTPClient() *http.Client {
 			TLSHandshakeTimeout:   5 * time.Second,
 			ResponseHeaderTimeout: 10 * time.Second,
 			IdleConnTimeout:       90 * time.Second,
-			MaxIdleConnsPerHost:   8,
+			// Slow steps' replies and the dispatcher's pushes go out at
+			// once (up to 64 step workers): a burst beyond the idle
+			// connections kept opens a TLS connection per call and closes
+			// it again.
+			MaxIdleConns:        32,
+			MaxIdleConnsPerHost: 32,
 		},
 	}
 }
