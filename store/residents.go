@@ -39,26 +39,42 @@ const residentColumns = "id, name, phone, language, building, unsubscribed, cons
 
 func scanResident(row interface{ Scan(...any) error }) (Resident, error) {
 	var r Resident
-	var consent, created, erased sql.NullInt64
-	err := row.Scan(&r.ID, &r.Name, &r.Phone, &r.Language, &r.Building, &r.Unsubscribed, &consent, &created, &erased)
+	dest, done := residentDest(&r)
+	err := row.Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, ErrNotFound
 	}
-	r.ConsentAt, r.CreatedAt, r.ErasedAt = fromUnix(consent), fromUnix(created), fromUnix(erased)
+	done()
 	return r, err
+}
+
+// residentDest returns the Scan destinations of residentColumns for r and
+// the func that completes r once they are filled. A query that reads a
+// resident among other columns (the turn's join) scans into these too.
+func residentDest(r *Resident) (dest []any, done func()) {
+	var consent, created, erased sql.NullInt64
+	return []any{&r.ID, &r.Name, &r.Phone, &r.Language, &r.Building, &r.Unsubscribed, &consent, &created, &erased},
+		func() { r.ConsentAt, r.CreatedAt, r.ErasedAt = fromUnix(consent), fromUnix(created), fromUnix(erased) }
 }
 
 const identityColumns = "id, resident_id, channel, external_id, chat_id, display_name, unreachable, last_inbound_at, created_at"
 
 func scanIdentity(row interface{ Scan(...any) error }) (Identity, error) {
 	var i Identity
-	var last, created sql.NullInt64
-	err := row.Scan(&i.ID, &i.ResidentID, &i.Channel, &i.ExternalID, &i.ChatID, &i.DisplayName, &i.Unreachable, &last, &created)
+	dest, done := identityDest(&i)
+	err := row.Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return i, ErrNotFound
 	}
-	i.LastInboundAt, i.CreatedAt = fromUnix(last), fromUnix(created)
+	done()
 	return i, err
+}
+
+// identityDest is residentDest for identityColumns.
+func identityDest(i *Identity) (dest []any, done func()) {
+	var last, created sql.NullInt64
+	return []any{&i.ID, &i.ResidentID, &i.Channel, &i.ExternalID, &i.ChatID, &i.DisplayName, &i.Unreachable, &last, &created},
+		func() { i.LastInboundAt, i.CreatedAt = fromUnix(last), fromUnix(created) }
 }
 
 // IdentityKey names an identity on a channel.

@@ -162,23 +162,19 @@ func (s *Store) StartTurn(ctx context.Context, channel, key string, k IdentityKe
 }
 
 // readTurn runs startTurnSQL. found is false when the identity does not
-// exist yet; conv is nil when the resident has no conversation.
+// exist yet; conv is nil when the resident has no conversation. The join's
+// columns are scanned straight into the identity and the resident, through
+// the same destination lists as scanIdentity and scanResident.
 func (s *Store) readTurn(ctx context.Context, channel, key string, k IdentityKey, ts *TurnStart) (found, seen bool, conv *Conversation, err error) {
 	var (
-		idVals  [9]any
-		resVals [9]any
 		flow    sql.NullString
 		state   sql.NullString
 		updated sql.NullInt64
 	)
-	dest := make([]any, 0, len(idVals)+len(resVals)+4)
-	for i := range idVals {
-		dest = append(dest, &idVals[i])
-	}
-	for i := range resVals {
-		dest = append(dest, &resVals[i])
-	}
-	dest = append(dest, &flow, &state, &updated, &seen)
+	idDest, idDone := identityDest(&ts.Identity)
+	resDest, resDone := residentDest(&ts.Resident)
+	dest := make([]any, 0, len(idDest)+len(resDest)+4)
+	dest = append(append(append(dest, idDest...), resDest...), &flow, &state, &updated, &seen)
 	err = s.queryRowPrepared(ctx, startTurnSQL, key, channel, key, k.Channel, k.ExternalID).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, false, nil, nil
@@ -187,93 +183,13 @@ func (s *Store) readTurn(ctx context.Context, channel, key string, k IdentityKey
 		return false, false, nil, err
 	}
 	if seen {
+		ts.Identity, ts.Resident = Identity{}, Resident{}
 		return true, true, nil, nil
 	}
-	if ts.Identity, err = scanIdentity(replay(idVals[:])); err != nil {
-		return false, false, nil, err
-	}
-	if ts.Resident, err = scanResident(replay(resVals[:])); err != nil {
-		return false, false, nil, err
-	}
+	idDone()
+	resDone()
 	if flow.Valid {
 		conv = &Conversation{ResidentID: ts.Resident.ID, Flow: flow.String, State: []byte(state.String), UpdatedAt: time.Unix(updated.Int64, 0)}
 	}
 	return true, false, conv, nil
-}
-
-// replayRow hands values already read from the database to a scan
-// function written for a *sql.Row, so the turn's join reuses scanIdentity
-// and scanResident (and whatever columns they learn later).
-type replayRow []any
-
-func replay(vals []any) replayRow { return replayRow(vals) }
-
-func (r replayRow) Scan(dest ...any) error {
-	if len(dest) != len(r) {
-		return fmt.Errorf("store: replay: %d columns for %d destinations", len(r), len(dest))
-	}
-	for i, d := range dest {
-		if err := assign(d, r[i]); err != nil {
-			return fmt.Errorf("store: replay column %d: %w", i, err)
-		}
-	}
-	return nil
-}
-
-// assign stores a driver value (int64, float64, bool, []byte, string,
-// time.Time or nil) in dest, for the destination types the store scans
-// into.
-func assign(dest, v any) error {
-	switch d := dest.(type) {
-	case sql.Scanner:
-		return d.Scan(v)
-	case *any:
-		*d = v
-		return nil
-	}
-	switch x := v.(type) {
-	case int64:
-		switch d := dest.(type) {
-		case *int64:
-			*d = x
-			return nil
-		case *int:
-			*d = int(x)
-			return nil
-		case *bool:
-			*d = x != 0
-			return nil
-		}
-	case string:
-		switch d := dest.(type) {
-		case *string:
-			*d = x
-			return nil
-		case *[]byte:
-			*d = []byte(x)
-			return nil
-		}
-	case []byte:
-		switch d := dest.(type) {
-		case *string:
-			*d = string(x)
-			return nil
-		case *[]byte:
-			*d = append([]byte(nil), x...)
-			return nil
-		}
-	case float64:
-		if d, ok := dest.(*float64); ok {
-			*d = x
-			return nil
-		}
-	case bool:
-		if d, ok := dest.(*bool); ok {
-			*d = x
-			return nil
-		}
-	case nil:
-		return fmt.Errorf("NULL into %T", dest)
-	}
-	return fmt.Errorf("cannot store %T in %T", v, dest)
 }
