@@ -1,17 +1,13 @@
 package telegram_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
-	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
 	"linli/bot/benchcpu"
@@ -76,25 +72,11 @@ func BenchmarkTelegramEchoBaselineParallel(b *testing.B) {
 	var answered sync.Map // chat id → chan struct{}
 	// The same connection pool as linli's client: http.DefaultTransport
 	// (the library's default) would open a connection for most calls.
-	api, err := tgbot.New(f.Token(), tgbot.WithServerURL(f.URL()), tgbot.WithSkipGetMe(),
-		tgbot.WithHTTPClient(time.Minute, &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}),
-		tgbot.WithWebhookSecretToken(secret), tgbot.WithErrorsHandler(func(error) {}),
-		tgbot.WithDefaultHandler(func(ctx context.Context, bt *tgbot.Bot, u *models.Update) {
-			if _, err := bt.SendMessage(ctx, &tgbot.SendMessageParams{ChatID: u.Message.Chat.ID, Text: "收到"}); err != nil && ctx.Err() == nil {
-				b.Error(err)
-			}
-			if ch, ok := answered.Load(u.Message.Chat.ID); ok {
-				ch.(chan struct{}) <- struct{}{}
-			}
-		}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go api.StartWebhook(ctx)
-	srv := httptest.NewServer(api.WebhookHandler())
-	defer srv.Close()
+	srv := echoBot(b, f, &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}}, func(chat int64) {
+		if ch, ok := answered.Load(chat); ok {
+			ch.(chan struct{}) <- struct{}{}
+		}
+	})
 	pool := newChatPool()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: benchChats}}
 	b.ReportAllocs()

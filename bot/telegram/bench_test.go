@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
@@ -66,26 +67,35 @@ func bodies(b *testing.B, build func(i int) models.Update) [][]byte {
 	return out
 }
 
-// BenchmarkTelegramEchoBaseline is go-telegram/bot on its own: its webhook
-// handler takes the update and a handler answers with a fixed sendMessage.
-func BenchmarkTelegramEchoBaseline(b *testing.B) {
-	f := tgfake.New()
-	defer f.Close()
+// echoBot is go-telegram/bot on its own, serving its webhook: a handler
+// answers every update with a fixed sendMessage to the fake through hc,
+// then calls answered with the chat.
+func echoBot(b *testing.B, f *tgfake.Fake, hc *http.Client, answered func(chat int64)) *httptest.Server {
 	api, err := tgbot.New(f.Token(), tgbot.WithServerURL(f.URL()), tgbot.WithSkipGetMe(),
+		tgbot.WithHTTPClient(time.Minute, hc),
 		tgbot.WithWebhookSecretToken(secret), tgbot.WithErrorsHandler(func(error) {}),
 		tgbot.WithDefaultHandler(func(ctx context.Context, bt *tgbot.Bot, u *models.Update) {
 			if _, err := bt.SendMessage(ctx, &tgbot.SendMessageParams{ChatID: u.Message.Chat.ID, Text: "收到"}); err != nil && ctx.Err() == nil {
 				b.Error(err)
 			}
+			answered(u.Message.Chat.ID)
 		}))
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	b.Cleanup(cancel)
 	go api.StartWebhook(ctx)
 	srv := httptest.NewServer(api.WebhookHandler())
-	defer srv.Close()
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+// BenchmarkTelegramEchoBaseline is go-telegram/bot on its own (echoBot).
+func BenchmarkTelegramEchoBaseline(b *testing.B) {
+	f := tgfake.New()
+	defer f.Close()
+	srv := echoBot(b, f, &http.Client{}, func(int64) {})
 	p := benchPoster{client: &http.Client{}, url: srv.URL}
 	in := bodies(b, func(i int) models.Update {
 		return f.TextUpdate(resident, resident, "楼道灯坏了三天，晚上很黑")

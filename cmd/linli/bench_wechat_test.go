@@ -47,52 +47,43 @@ func benchPost(b *testing.B, h http.Handler, target, body string) string {
 	return rec.Body.String()
 }
 
-// BenchmarkWeChatInbound is linli's whole path for one message: verify the
-// signature, parse, claim the dedupe key, resolve the resident, run one
-// step of the report flow (answering the description, then going back to
-// it), persist the conversation and the message log, render the passive
-// reply.
-func BenchmarkWeChatInbound(b *testing.B) {
-	fake := wechatfake.New(wechatfake.Config{})
-	defer fake.Close()
-	a := wechatApp(b, fake)
-	h := a.routes()
-	target := "/wechat?" + signedQuery(wxToken)
-	now := time.Now().Unix()
-	var id int64 = 1 << 40
-	// 同意: the example config asks for consent first.
-	var out string
-	for _, text := range []string{"报修", "同意", "2"} {
-		id++
-		out = benchPost(b, h, target, benchBody("oBench", text, id, now))
-	}
-	if !strings.Contains(out, "请描述一下问题") {
-		b.Fatalf("not at the description step: %q", out)
-	}
-	texts := []string{"楼道灯坏了三天，晚上很黑", "返回"}
-	b.ReportAllocs()
-	b.ResetTimer()
-	defer benchcpu.PerOp(b)()
-	for i := 0; i < b.N; i++ {
-		id++
-		out := benchPost(b, h, target, benchBody("oBench", texts[i%2], id, now))
-		if len(out) < 100 {
-			b.Fatalf("no passive reply: %q", out)
-		}
-	}
-	b.StopTimer()
-	var n int
-	a.st.DB().QueryRowContext(context.Background(), "SELECT COUNT(*) FROM inbound_keys").Scan(&n)
-	if n < b.N {
-		b.Fatalf("%d keys stored for %d messages", n, b.N)
-	}
+// benchWeChat is what a benchmark of the inbound path posts to.
+type benchWeChat struct {
+	h      http.Handler
+	target string
+	now    int64
+	id     atomic.Int64 // the last MsgId used
 }
 
-// BenchmarkWeChatEchoBaseline is the silenceper SDK's officialaccount
-// server answering every text with a fixed passive reply: it verifies,
-// parses and renders, and stores nothing. Its logrus (the SDK logs each
-// request body at debug level) is set to warn, so nothing is printed.
-func BenchmarkWeChatEchoBaseline(b *testing.B) {
+func (w *benchWeChat) post(b *testing.B, from, text string) string {
+	return benchPost(b, w.h, w.target, benchBody(from, text, w.id.Add(1), w.now))
+}
+
+// linliWeChat is linli's server with each of users at the description step
+// of a report (同意: the example config asks for consent first).
+func linliWeChat(b *testing.B, users []string) (*benchWeChat, *app) {
+	fake := wechatfake.New(wechatfake.Config{})
+	b.Cleanup(fake.Close)
+	a := wechatApp(b, fake)
+	w := &benchWeChat{h: a.routes(), target: "/wechat?" + signedQuery(wxToken), now: time.Now().Unix()}
+	w.id.Store(1 << 40)
+	for _, u := range users {
+		var out string
+		for _, text := range []string{"报修", "同意", "2"} {
+			out = w.post(b, u, text)
+		}
+		if !strings.Contains(out, "请描述一下问题") {
+			b.Fatalf("%s not at the description step: %q", u, out)
+		}
+	}
+	return w, a
+}
+
+// echoWeChat is the silenceper SDK's officialaccount server answering every
+// text with a fixed passive reply: it verifies, parses and renders, and
+// stores nothing. Its logrus (the SDK logs each request body at debug
+// level) is set to warn, so nothing is printed.
+func echoWeChat() *benchWeChat {
 	logrus.SetLevel(logrus.WarnLevel)
 	logrus.SetOutput(io.Discard)
 	oa := officialaccount.NewOfficialAccount(&offconfig.Config{AppID: "wxbench", AppSecret: "s", Token: wxToken, Cache: cache.NewMemory()})
@@ -107,71 +98,66 @@ func BenchmarkWeChatEchoBaseline(b *testing.B) {
 		}
 		srv.Send()
 	})
-	target := "/wechat?" + signedQuery(wxToken)
-	now := time.Now().Unix()
-	var id int64 = 1 << 41
-	texts := []string{"楼道灯坏了三天，晚上很黑", "返回"}
+	w := &benchWeChat{h: h, target: "/wechat?" + signedQuery(wxToken), now: time.Now().Unix()}
+	w.id.Store(1 << 41)
+	return w
+}
+
+// benchTexts alternate answering the description question and going back
+// to it, so every message is a real step with one reply.
+var benchTexts = []string{"楼道灯坏了三天，晚上很黑", "返回"}
+
+// linliReplied and echoReplied check an answer.
+func linliReplied(out string) bool { return len(out) >= 100 }
+func echoReplied(out string) bool  { return strings.Contains(out, "收到") }
+
+// runSerial posts b.N messages from one sender.
+func runSerial(b *testing.B, w *benchWeChat, from string, replied func(string) bool) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	defer benchcpu.PerOp(b)()
 	for i := 0; i < b.N; i++ {
-		id++
-		out := benchPost(b, h, target, benchBody("oBench", texts[i%2], id, now))
-		if !strings.Contains(out, "收到") {
-			b.Fatalf("no reply: %q", out)
+		if out := w.post(b, from, benchTexts[i%2]); !replied(out) {
+			b.Fatalf("no passive reply: %q", out)
 		}
 	}
 }
 
 // The parallel pair serves benchUsers residents at once, each one's
 // messages one after another, for throughput under load (the serial pair
-// above is one resident's round trip):
+// is one resident's round trip):
 //
 //	go test ./cmd/linli -run '^$' -bench 'WeChat.*Parallel' -benchtime 3s
 const benchUsers = 32
 
-func benchParallelism(b *testing.B) {
-	b.SetParallelism(max(benchUsers/runtime.GOMAXPROCS(0), 1))
-}
-
-// BenchmarkWeChatInboundParallel is BenchmarkWeChatInbound with
-// benchUsers residents at once, each at the description step of a report.
-func BenchmarkWeChatInboundParallel(b *testing.B) {
-	fake := wechatfake.New(wechatfake.Config{})
-	defer fake.Close()
-	a := wechatApp(b, fake)
-	h := a.routes()
-	target := "/wechat?" + signedQuery(wxToken)
-	now := time.Now().Unix()
-	var id atomic.Int64
-	id.Store(1 << 40)
+func benchSenders() []string {
 	users := make([]string, benchUsers)
 	for u := range users {
 		users[u] = "oBench" + strconv.Itoa(u)
-		var out string
-		for _, text := range []string{"报修", "同意", "2"} {
-			out = benchPost(b, h, target, benchBody(users[u], text, id.Add(1), now))
-		}
-		if !strings.Contains(out, "请描述一下问题") {
-			b.Fatalf("%s not at the description step: %q", users[u], out)
-		}
 	}
+	return users
+}
+
+// runParallel posts b.N messages from users, each sender's in order.
+func runParallel(b *testing.B, w *benchWeChat, users []string, replied func(string) bool) {
 	var next atomic.Int64
-	texts := []string{"楼道灯坏了三天，晚上很黑", "返回"}
 	b.ReportAllocs()
-	benchParallelism(b)
+	b.SetParallelism(max(len(users)/runtime.GOMAXPROCS(0), 1))
 	b.ResetTimer()
 	defer benchcpu.PerOp(b)()
 	b.RunParallel(func(pb *testing.PB) {
-		user := users[int(next.Add(1)-1)%benchUsers]
+		user := users[int(next.Add(1)-1)%len(users)]
 		for i := 0; pb.Next(); i++ {
-			out := benchPost(b, h, target, benchBody(user, texts[i%2], id.Add(1), now))
-			if len(out) < 100 {
+			if out := w.post(b, user, benchTexts[i%2]); !replied(out) {
 				b.Errorf("no passive reply: %q", out)
 				return
 			}
 		}
 	})
+}
+
+// keysStored fails the benchmark unless every message's key was stored.
+func keysStored(b *testing.B, a *app) {
 	b.StopTimer()
 	var n int
 	a.st.DB().QueryRowContext(context.Background(), "SELECT COUNT(*) FROM inbound_keys").Scan(&n)
@@ -180,40 +166,33 @@ func BenchmarkWeChatInboundParallel(b *testing.B) {
 	}
 }
 
+// BenchmarkWeChatInbound is linli's whole path for one message: verify the
+// signature, parse, claim the dedupe key, resolve the resident, run one
+// step of the report flow (answering the description, then going back to
+// it), persist the conversation and the message log, render the passive
+// reply.
+func BenchmarkWeChatInbound(b *testing.B) {
+	w, a := linliWeChat(b, []string{"oBench"})
+	runSerial(b, w, "oBench", linliReplied)
+	keysStored(b, a)
+}
+
+// BenchmarkWeChatEchoBaseline is the SDK on its own (echoWeChat).
+func BenchmarkWeChatEchoBaseline(b *testing.B) {
+	runSerial(b, echoWeChat(), "oBench", echoReplied)
+}
+
+// BenchmarkWeChatInboundParallel is BenchmarkWeChatInbound with
+// benchUsers residents at once, each at the description step of a report.
+func BenchmarkWeChatInboundParallel(b *testing.B) {
+	users := benchSenders()
+	w, a := linliWeChat(b, users)
+	runParallel(b, w, users, linliReplied)
+	keysStored(b, a)
+}
+
 // BenchmarkWeChatEchoBaselineParallel is BenchmarkWeChatEchoBaseline with
 // benchUsers senders at once.
 func BenchmarkWeChatEchoBaselineParallel(b *testing.B) {
-	logrus.SetLevel(logrus.WarnLevel)
-	logrus.SetOutput(io.Discard)
-	oa := officialaccount.NewOfficialAccount(&offconfig.Config{AppID: "wxbench", AppSecret: "s", Token: wxToken, Cache: cache.NewMemory()})
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		srv := oa.GetServer(r, w)
-		srv.SetMessageHandler(func(*message.MixMessage) *message.Reply {
-			return &message.Reply{MsgType: message.MsgTypeText, MsgData: message.NewText("收到，谢谢！")}
-		})
-		if err := srv.Serve(); err != nil {
-			http.Error(w, err.Error(), http.StatusForbidden)
-			return
-		}
-		srv.Send()
-	})
-	target := "/wechat?" + signedQuery(wxToken)
-	now := time.Now().Unix()
-	var id, next atomic.Int64
-	id.Store(1 << 41)
-	texts := []string{"楼道灯坏了三天，晚上很黑", "返回"}
-	b.ReportAllocs()
-	benchParallelism(b)
-	b.ResetTimer()
-	defer benchcpu.PerOp(b)()
-	b.RunParallel(func(pb *testing.PB) {
-		user := "oBench" + strconv.Itoa(int(next.Add(1)-1)%benchUsers)
-		for i := 0; pb.Next(); i++ {
-			out := benchPost(b, h, target, benchBody(user, texts[i%2], id.Add(1), now))
-			if !strings.Contains(out, "收到") {
-				b.Errorf("no reply: %q", out)
-				return
-			}
-		}
-	})
+	runParallel(b, echoWeChat(), benchSenders(), echoReplied)
 }
