@@ -27,7 +27,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -75,7 +74,7 @@ type Options struct {
 	Marker Marker
 	// HTTPClient carries API calls other than the long poll; nil: a client
 	// with a 30 s timeout that keeps connections for many chats at once
-	// (newHTTPClient).
+	// (bot.NewAPIClient).
 	HTTPClient *http.Client
 	// PollClient carries the long poll; its timeout must exceed
 	// PollTimeout. Nil: a client with PollTimeout + 15 s.
@@ -147,7 +146,7 @@ func New(cfg Config, h Handler, opt Options) (*Channel, error) {
 		opt.MaxRetryWait = 30 * time.Second
 	}
 	if opt.HTTPClient == nil {
-		opt.HTTPClient = newHTTPClient()
+		opt.HTTPClient = bot.NewAPIClient(30 * time.Second)
 	}
 	if opt.PollClient == nil {
 		opt.PollClient = &http.Client{Timeout: opt.PollTimeout + 15*time.Second}
@@ -172,31 +171,6 @@ func New(cfg Config, h Handler, opt Options) (*Channel, error) {
 	}
 	c.api = api
 	return c, nil
-}
-
-// apiConns is how many idle connections to the Bot API are kept.
-// Replies to different chats go out at once (one runner per chat), and
-// http.DefaultTransport keeps only two: under load every further reply
-// opened a connection (a TCP and TLS handshake to api.telegram.org) and
-// closed it again.
-const apiConns = 32
-
-// newHTTPClient is the default client for API calls: bounded in every
-// phase, so a hung connection cannot hold a chat's queue or an outbox
-// lease, and with apiConns connections kept.
-func newHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout: 5 * time.Second,
-			ForceAttemptHTTP2:   true,
-			IdleConnTimeout:     90 * time.Second,
-			MaxIdleConns:        apiConns,
-			MaxIdleConnsPerHost: apiConns,
-		},
-	}
 }
 
 // API is the underlying go-telegram/bot client.

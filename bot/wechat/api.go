@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"linli/bot"
 	"linli/store"
 )
 
@@ -64,24 +64,7 @@ type Client struct {
 
 // NewHTTPClient returns an HTTP client with the timeouts every API call
 // needs: a hung connection must not hold an outbox lease or a reply.
-func NewHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout: 15 * time.Second,
-		Transport: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   5 * time.Second,
-			ResponseHeaderTimeout: 10 * time.Second,
-			IdleConnTimeout:       90 * time.Second,
-			// Slow steps' replies and the dispatcher's pushes go out at
-			// once (up to 64 step workers): a burst beyond the idle
-			// connections kept opens a TLS connection per call and closes
-			// it again.
-			MaxIdleConns:        32,
-			MaxIdleConnsPerHost: 32,
-		},
-	}
-}
+func NewHTTPClient() *http.Client { return bot.NewAPIClient(15 * time.Second) }
 
 // NewClient returns an API client for the account in cfg.
 func NewClient(cfg Config, opt ClientOptions) (*Client, error) {
