@@ -347,10 +347,10 @@ func (d *Dispatcher) applyCaps(ctx context.Context, r *run, jobs []*smsJob, now 
 	for _, t := range order {
 		js := byTemplate[t]
 		phones := make([]string, 0, len(js))
-		seen := map[string]bool{}
+		seen := make(map[string]struct{}, len(js))
 		for _, j := range js {
-			if !seen[j.phone] {
-				seen[j.phone] = true
+			if _, ok := seen[j.phone]; !ok {
+				seen[j.phone] = struct{}{}
 				phones = append(phones, j.phone)
 			}
 		}
@@ -445,8 +445,17 @@ func (d *Dispatcher) planCalls(jobs []*smsJob) []smsCall {
 	type key struct{ template, params string }
 	groups := map[key][]*smsJob{}
 	var order []key
+	var k key
+	var last *smsJob // whose parameters k was made from
 	for _, j := range jobs {
-		k := key{j.row.Body.Template, paramsKey(j.params())}
+		// The rows of a broadcast come in a run with equal parameters:
+		// comparing them with the last row's is far cheaper than making
+		// the key of each (j.params depends on the kind and the template's
+		// parameters only).
+		if last == nil || j.row.Body.Template != last.row.Body.Template || j.row.Kind != last.row.Kind ||
+			!maps.Equal(j.row.Body.Params, last.row.Body.Params) {
+			k, last = key{j.row.Body.Template, paramsKey(j.params())}, j
+		}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
@@ -467,11 +476,12 @@ func (d *Dispatcher) planCalls(jobs []*smsJob) []smsCall {
 		// One number appears once per call: two rows for the same phone (two
 		// residents sharing it) go in different calls.
 		for len(js) > 0 {
-			var call, rest []*smsJob
-			seen := map[string]bool{}
+			var rest []*smsJob
+			call := make([]*smsJob, 0, min(maxSame, len(js)))
+			seen := make(map[string]struct{}, cap(call)) // sized: growing it cost more than filling it
 			for _, j := range js {
-				if len(call) < maxSame && !seen[j.phone] {
-					seen[j.phone] = true
+				if _, dup := seen[j.phone]; len(call) < maxSame && !dup {
+					seen[j.phone] = struct{}{}
 					call = append(call, j)
 				} else {
 					rest = append(rest, j)

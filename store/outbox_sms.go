@@ -337,7 +337,7 @@ func (s *Store) MarkSMSAttempt(ctx context.Context, rows []SMSAttempt, outID, te
 // SMSSentCounts counts, per number, the SMS of one template that went out
 // (or may have) since a time: the per-number caps are checked against it.
 func (s *Store) SMSSentCounts(ctx context.Context, phones []string, template string, since time.Time) (map[string]int, error) {
-	out := map[string]int{}
+	out := make(map[string]int, len(phones)) // sized: the caller counts every number in it
 	for len(phones) > 0 {
 		n := min(inChunk, len(phones))
 		size := inSize(n)
