@@ -220,12 +220,20 @@ func (d *Dispatcher) process(p *pipeline, rows []store.OutboxRow) {
 	r := p.newRun(rows[0].LeaseUntil)
 	defer r.done()
 	ids := make([]int64, 0, len(rows))
+	smsOnly := true
 	for _, row := range rows {
 		if row.ResidentID != 0 {
 			ids = append(ids, row.ResidentID)
 		}
+		smsOnly = smsOnly && row.TargetChannel == ChannelSMS
 	}
-	contacts, err := d.st.Contacts(send, ids)
+	// Rows addressed to SMS need a resident's number and whether they may
+	// be reached (walk, chain), not their chat identities.
+	load := d.st.Contacts
+	if smsOnly {
+		load = d.st.SMSContacts
+	}
+	contacts, err := load(send, ids)
 	if err != nil {
 		d.log.Error("outbox contacts", "err", err)
 		r.putBack(rowIDs(rows))
