@@ -21,7 +21,7 @@ func (s *Store) SMSContacts(ctx context.Context, ids []int64) (map[int64]*Contac
 	}
 	slab := make([]Contact, 0, len(uniq)) // one allocation for all of them
 	var erased sql.NullInt64
-	err := s.readIDs(ctx, "SELECT id, phone, unsubscribed, erased_at FROM residents WHERE id IN ", uniq, func(rows *sql.Rows) error {
+	err := s.readIDs(ctx, "SELECT id, phone, unsubscribed, erased_at FROM residents WHERE ", uniq, func(rows *sql.Rows) error {
 		slab = append(slab, Contact{})
 		c := &slab[len(slab)-1]
 		if err := rows.Scan(&c.Resident.ID, &c.Resident.Phone, &c.Resident.Unsubscribed, &erased); err != nil {

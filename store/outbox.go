@@ -337,7 +337,7 @@ func (s *Store) outboxByIDs(ctx context.Context, ids []int64) (out []OutboxRow, 
 	var sc outboxScan
 	var o OutboxRow
 	var whole []int64
-	err = s.readIDs(ctx, "SELECT "+outboxLeanColumns+" FROM outbox WHERE id IN ", ids, func(rows *sql.Rows) error {
+	err = s.readIDs(ctx, "SELECT "+outboxLeanColumns+" FROM outbox WHERE ", ids, func(rows *sql.Rows) error {
 		o = OutboxRow{}
 		full, err := sc.lean(rows, &o)
 		if err != nil {
@@ -353,7 +353,7 @@ func (s *Store) outboxByIDs(ctx context.Context, ids []int64) (out []OutboxRow, 
 	if err != nil {
 		return nil, nil, err
 	}
-	err = s.readIDs(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE id IN ", whole, func(rows *sql.Rows) error {
+	err = s.readIDs(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE ", whole, func(rows *sql.Rows) error {
 		o, err := scanOutboxCached(rows, &sc.cache)
 		if err != nil {
 			return err
@@ -367,17 +367,12 @@ func (s *Store) outboxByIDs(ctx context.Context, ids []int64) (out []OutboxRow, 
 	return out, at, nil
 }
 
-// readIDs runs query (ending in "id IN ") for ids in chunks of an IN list
-// and hands each row to scan.
+// readIDs runs query (ending in "WHERE ") for ids and hands each row to
+// scan: for a run of consecutive ids (a broadcast's rows, residents
+// imported together) as one range, else in chunks of an IN list.
 func (s *Store) readIDs(ctx context.Context, query string, ids []int64, scan func(*sql.Rows) error) error {
-	for len(ids) > 0 {
-		n := min(inChunk, len(ids))
-		size := inSize(n)
-		st, err := s.prepared(ctx, query+placeholders(size))
-		if err != nil {
-			return err
-		}
-		rows, err := st.QueryContext(ctx, padded(make([]any, 0, size), ids[:n], size)...)
+	each := func(st *sql.Stmt, args []any) error {
+		rows, err := st.QueryContext(ctx, args...)
 		if err != nil {
 			return err
 		}
@@ -388,7 +383,23 @@ func (s *Store) readIDs(ctx context.Context, query string, ids []int64, scan fun
 			}
 		}
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		return rows.Err()
+	}
+	if consecutive(ids) {
+		st, err := s.prepared(ctx, query+"id BETWEEN ? AND ?")
+		if err != nil {
+			return err
+		}
+		return each(st, []any{ids[0], ids[len(ids)-1]})
+	}
+	for len(ids) > 0 {
+		n := min(inChunk, len(ids))
+		size := inSize(n)
+		st, err := s.prepared(ctx, query+"id IN "+placeholders(size))
+		if err != nil {
+			return err
+		}
+		if err := each(st, padded(make([]any, 0, size), ids[:n], size)); err != nil {
 			return err
 		}
 		ids = ids[n:]
@@ -444,6 +455,12 @@ func (s *Store) updateIDs(ctx context.Context, tx *sql.Tx, update string, args [
 func (s *Store) updateIDsAnd(ctx context.Context, tx *sql.Tx, update string, args []any, ids []int64, and string, andArgs ...any) error {
 	if and != "" {
 		and = " AND " + and
+	}
+	if consecutive(ids) {
+		// The rows of a call or a chunk of a broadcast: one range, with no
+		// list to bind and sort.
+		a := append(append(append(make([]any, 0, len(args)+2+len(andArgs)), args...), ids[0], ids[len(ids)-1]), andArgs...)
+		return s.txExec(ctx, tx, update+" WHERE id BETWEEN ? AND ?"+and, a...)
 	}
 	for len(ids) > 0 {
 		n := min(inChunk, len(ids))
