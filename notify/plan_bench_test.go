@@ -21,7 +21,7 @@ func BenchmarkPlanCallsSameText(b *testing.B) {
 	d := NewDispatcher(nil, sms, nil, nil)
 	jobs := make([]*smsJob, 2000)
 	for i := range jobs {
-		jobs[i] = &smsJob{phone: fmt.Sprintf("139%08d", i), row: store.OutboxRow{ID: int64(i + 1), Kind: KindReminder,
+		jobs[i] = &smsJob{phone: fmt.Sprintf("139%08d", i), row: &store.OutboxRow{ID: int64(i + 1), Kind: KindReminder,
 			Body: store.OutboxBody{Template: KindNotice, Params: map[string]string{"content": "明天停水"}}}}
 	}
 	b.ResetTimer()

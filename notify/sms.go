@@ -83,7 +83,7 @@ func waitsForQuiet(row store.OutboxRow) bool {
 
 // smsJob is a row whose chain reached SMS.
 type smsJob struct {
-	row   store.OutboxRow
+	row   *store.OutboxRow // in its chunk's leased rows, which outlive the job
 	phone string
 	errs  []string // what the chat channels before SMS said
 }
@@ -200,7 +200,7 @@ func (d *Dispatcher) sendSMS(p *pipeline, r *run, jobs []*smsJob) {
 	}
 	now := d.now()
 	unreachable := func(j *smsJob, why string) {
-		r.finish(j.row, store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxUnreachable, Error: clip(strings.Trim(j.note()+"; sms: "+why, "; "))}})
+		r.finish(*j.row, store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxUnreachable, Error: clip(strings.Trim(j.note()+"; sms: "+why, "; "))}})
 	}
 	if d.sms == nil {
 		for _, j := range jobs {
@@ -219,9 +219,9 @@ func (d *Dispatcher) sendSMS(p *pipeline, r *run, jobs []*smsJob) {
 		case tc != nil && !tc.HasTemplate(j.row.Body.Template):
 			unreachable(j, "no approved template for "+j.row.Body.Template)
 		default:
-			if waitsForQuiet(j.row) {
+			if waitsForQuiet(*j.row) {
 				if until, in := d.Quiet.Until(now); in {
-					r.finish(j.row, postpone(until, "quiet hours"))
+					r.finish(*j.row, postpone(until, "quiet hours"))
 					continue
 				}
 			}
@@ -357,7 +357,7 @@ func (d *Dispatcher) applyCaps(ctx context.Context, r *run, jobs []*smsJob, now 
 		day, err := d.st.SMSSentCounts(ctx, phones, t, today)
 		if err != nil {
 			for _, j := range js {
-				r.finish(j.row, pending(ChannelSMS, "caps: "+err.Error()))
+				r.finish(*j.row, pending(ChannelSMS, "caps: "+err.Error()))
 			}
 			continue
 		}
@@ -377,7 +377,7 @@ func (d *Dispatcher) applyCaps(ctx context.Context, r *run, jobs []*smsJob, now 
 			minute, err2 := d.st.SMSSentCounts(ctx, phones, t, now.Add(-time.Minute))
 			if err := errors.Join(err1, err2); err != nil {
 				for _, j := range js {
-					r.finish(j.row, pending(ChannelSMS, "caps: "+err.Error()))
+					r.finish(*j.row, pending(ChannelSMS, "caps: "+err.Error()))
 				}
 				continue
 			}
@@ -386,11 +386,11 @@ func (d *Dispatcher) applyCaps(ctx context.Context, r *run, jobs []*smsJob, now 
 			for _, j := range js {
 				switch {
 				case minute[j.phone] >= VerifyPerMinute:
-					r.finish(j.row, smsOutcome(store.OutboxFailed, d.sms.Name(), "cap: a verification code to this number in the last minute"))
+					r.finish(*j.row, smsOutcome(store.OutboxFailed, d.sms.Name(), "cap: a verification code to this number in the last minute"))
 				case hour[j.phone] >= VerifyPerHour:
-					r.finish(j.row, smsOutcome(store.OutboxFailed, d.sms.Name(), "cap: 5 verification codes to this number in the last hour"))
+					r.finish(*j.row, smsOutcome(store.OutboxFailed, d.sms.Name(), "cap: 5 verification codes to this number in the last hour"))
 				case day[j.phone] >= VerifyPerDay:
-					r.finish(j.row, smsOutcome(store.OutboxFailed, d.sms.Name(), "cap: 10 verification codes to this number today"))
+					r.finish(*j.row, smsOutcome(store.OutboxFailed, d.sms.Name(), "cap: 10 verification codes to this number today"))
 				default:
 					minute[j.phone]++
 					hour[j.phone]++
@@ -403,7 +403,7 @@ func (d *Dispatcher) applyCaps(ctx context.Context, r *run, jobs []*smsJob, now 
 		}
 		for _, j := range js {
 			if day[j.phone] >= PerTemplatePerDay {
-				r.finish(j.row, postpone(today.AddDate(0, 0, 1), "cap: 50 SMS of this template to this number today"))
+				r.finish(*j.row, postpone(today.AddDate(0, 0, 1), "cap: 50 SMS of this template to this number today"))
 				continue
 			}
 			day[j.phone]++
