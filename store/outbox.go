@@ -243,7 +243,7 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 		id, order int64
 		status    string
 	}
-	var claims []claim
+	claims := make([]claim, 0, min(limit, 4*inChunk)) // grown under the write lock otherwise
 	// Stored in whole seconds, rounded up: a lease is never shorter than
 	// asked, which the dispatcher counts on when it sees how much is left.
 	end := now.Add(lease)
