@@ -224,11 +224,11 @@ func (s *Store) WriteOutbox(ctx context.Context, w OutboxWrites) (lost []int, er
 			}
 			if n != len(m.Rows) {
 				lost = append(lost, i)
-				if err := s.txExec(ctx, tx, "ROLLBACK TO mark"); err != nil {
+				if err := s.txExec(ctx, tx, "ROLLBACK TO SAVEPOINT mark"); err != nil {
 					return err
 				}
 			}
-			if err := s.txExec(ctx, tx, "RELEASE mark"); err != nil {
+			if err := s.txExec(ctx, tx, "RELEASE SAVEPOINT mark"); err != nil {
 				return err
 			}
 		}
