@@ -220,12 +220,20 @@ func (d *Dispatcher) process(p *pipeline, rows []store.OutboxRow) {
 	r := p.newRun(rows[0].LeaseUntil)
 	defer r.done()
 	ids := make([]int64, 0, len(rows))
+	smsOnly := true
 	for _, row := range rows {
 		if row.ResidentID != 0 {
 			ids = append(ids, row.ResidentID)
 		}
+		smsOnly = smsOnly && row.TargetChannel == ChannelSMS
 	}
-	contacts, err := d.st.Contacts(send, ids)
+	// Rows addressed to SMS need a resident's number and whether they may
+	// be reached (walk, chain), not their chat identities.
+	load := d.st.Contacts
+	if smsOnly {
+		load = d.st.SMSContacts
+	}
+	contacts, err := load(send, ids)
 	if err != nil {
 		d.log.Error("outbox contacts", "err", err)
 		r.putBack(rowIDs(rows))
@@ -265,7 +273,7 @@ func (d *Dispatcher) process(p *pipeline, rows []store.OutboxRow) {
 	// stage, which is after every chat send anyway.
 	var order []string
 	byResident := map[string][]store.OutboxRow{}
-	visit := func(row store.OutboxRow) {
+	visit := func(row *store.OutboxRow) {
 		if row.TargetChannel == ChannelSMS {
 			d.walk(send, r, row, contacts[row.ResidentID])
 			return
@@ -277,15 +285,15 @@ func (d *Dispatcher) process(p *pipeline, rows []store.OutboxRow) {
 		if _, ok := byResident[key]; !ok {
 			order = append(order, key)
 		}
-		byResident[key] = append(byResident[key], row)
+		byResident[key] = append(byResident[key], *row)
 	}
-	for _, row := range rows {
-		if row.SMSOutID == "" {
-			visit(row)
+	for i := range rows {
+		if rows[i].SMSOutID == "" {
+			visit(&rows[i])
 		}
 	}
-	for _, row := range resend {
-		visit(row)
+	for i := range resend {
+		visit(&resend[i])
 	}
 	work := make(chan []store.OutboxRow)
 	var wg sync.WaitGroup
@@ -294,12 +302,12 @@ func (d *Dispatcher) process(p *pipeline, rows []store.OutboxRow) {
 		go func() {
 			defer wg.Done()
 			for group := range work {
-				for i, row := range group {
+				for i := range group {
 					if ctx.Err() != nil {
 						r.putBack(rowIDs(group[i:]))
 						break
 					}
-					d.walk(send, r, row, contacts[row.ResidentID])
+					d.walk(send, r, &group[i], contacts[group[i].ResidentID])
 				}
 			}
 		}()
@@ -315,17 +323,17 @@ func (d *Dispatcher) process(p *pipeline, rows []store.OutboxRow) {
 
 // walk tries a row's chat channels in order; when the chain reaches SMS the
 // row is queued for the SMS stage, which sends many rows per call.
-func (d *Dispatcher) walk(ctx context.Context, r *run, row store.OutboxRow, c *store.Contact) {
+func (d *Dispatcher) walk(ctx context.Context, r *run, row *store.OutboxRow, c *store.Contact) {
 	if c != nil && !c.Resident.ErasedAt.IsZero() {
-		r.finish(row, store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxCancelled, Error: "resident erased"}})
+		r.finish(*row, store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxCancelled, Error: "resident erased"}})
 		return
 	}
 	if row.Kind == KindNotice && !row.Urgent && c != nil && c.Resident.Unsubscribed {
-		r.finish(row, store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxCancelled, Error: "unsubscribed"}})
+		r.finish(*row, store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxCancelled, Error: "unsubscribed"}})
 		return
 	}
 	var errs []string
-	chain := d.chain(row, c)
+	chain := d.chain(*row, c)
 	for i, to := range chain {
 		if to.Channel == ChannelSMS {
 			r.queueSMS(&smsJob{row: row, phone: to.Address, errs: errs})
@@ -335,7 +343,7 @@ func (d *Dispatcher) walk(ctx context.Context, r *run, row store.OutboxRow, c *s
 			if row.HoldChannel != "" {
 				continue // its page had its time: the rest of the chain now
 			}
-			r.finish(row, d.hold(to, chain[i+1:]))
+			r.finish(*row, d.hold(to, chain[i+1:]))
 			return
 		}
 		s := d.senders[to.Channel]
@@ -345,7 +353,7 @@ func (d *Dispatcher) walk(ctx context.Context, r *run, row store.OutboxRow, c *s
 		}
 		id, err := s.Send(ctx, to, row.Body)
 		if err == nil {
-			r.finish(row, store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxSent, Channel: to.Channel, Provider: to.Channel, ProviderID: id}})
+			r.finish(*row, store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxSent, Channel: to.Channel, Provider: to.Channel, ProviderID: id}})
 			return
 		}
 		errs = append(errs, to.Channel+": "+err.Error())
@@ -353,20 +361,20 @@ func (d *Dispatcher) walk(ctx context.Context, r *run, row store.OutboxRow, c *s
 			continue
 		}
 		if !isTemporary(err) {
-			r.finish(row, store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxFailed, Channel: to.Channel, Provider: to.Channel, Error: clip(strings.Join(errs, "; "))}})
+			r.finish(*row, store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxFailed, Channel: to.Channel, Provider: to.Channel, Error: clip(strings.Join(errs, "; "))}})
 			return
 		}
 		f := pending(to.Channel, strings.Join(errs, "; "))
 		if ra := retryAfter(err); ra > 0 {
 			f.RetryAt = d.now().Add(ra)
 		}
-		r.finish(row, f)
+		r.finish(*row, f)
 		return
 	}
 	if len(errs) == 0 {
 		errs = append(errs, "no channel")
 	}
-	r.finish(row, store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxUnreachable, Error: clip(strings.Join(errs, "; "))}})
+	r.finish(*row, store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxUnreachable, Error: clip(strings.Join(errs, "; "))}})
 }
 
 // hold parks a row for a pull channel. It gets a deadline, after which it

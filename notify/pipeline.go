@@ -179,7 +179,7 @@ func (r *run) finishGroup(jobs []*smsJob, f store.OutboxFinish) {
 		var keep []*smsJob
 		for _, j := range jobs {
 			if j.row.HoldChannel != "" {
-				r.finish(j.row, f)
+				r.finish(*j.row, f)
 			} else {
 				keep = append(keep, j)
 			}
@@ -191,7 +191,7 @@ func (r *run) finishGroup(jobs []*smsJob, f store.OutboxFinish) {
 		var keep []*smsJob
 		for _, j := range jobs {
 			if j.row.Attempts+1 >= r.d.MaxAttempts {
-				r.finish(j.row, f)
+				r.finish(*j.row, f)
 			} else {
 				keep = append(keep, j)
 			}
@@ -212,7 +212,7 @@ func (r *run) finishGroup(jobs []*smsJob, f store.OutboxFinish) {
 	defer r.mu.Unlock()
 	r.handled += len(jobs)
 	for _, j := range jobs {
-		r.note(j.row, f)
+		r.note(*j.row, f)
 	}
 }
 

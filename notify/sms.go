@@ -83,7 +83,7 @@ func waitsForQuiet(row store.OutboxRow) bool {
 
 // smsJob is a row whose chain reached SMS.
 type smsJob struct {
-	row   store.OutboxRow
+	row   *store.OutboxRow // in its chunk's leased rows, which outlive the job
 	phone string
 	errs  []string // what the chat channels before SMS said
 }
@@ -200,7 +200,7 @@ func (d *Dispatcher) sendSMS(p *pipeline, r *run, jobs []*smsJob) {
 	}
 	now := d.now()
 	unreachable := func(j *smsJob, why string) {
-		r.finish(j.row, store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxUnreachable, Error: clip(strings.Trim(j.note()+"; sms: "+why, "; "))}})
+		r.finish(*j.row, store.OutboxFinish{OutboxOutcome: store.OutboxOutcome{Status: store.OutboxUnreachable, Error: clip(strings.Trim(j.note()+"; sms: "+why, "; "))}})
 	}
 	if d.sms == nil {
 		for _, j := range jobs {
@@ -219,9 +219,9 @@ func (d *Dispatcher) sendSMS(p *pipeline, r *run, jobs []*smsJob) {
 		case tc != nil && !tc.HasTemplate(j.row.Body.Template):
 			unreachable(j, "no approved template for "+j.row.Body.Template)
 		default:
-			if waitsForQuiet(j.row) {
+			if waitsForQuiet(*j.row) {
 				if until, in := d.Quiet.Until(now); in {
-					r.finish(j.row, postpone(until, "quiet hours"))
+					r.finish(*j.row, postpone(until, "quiet hours"))
 					continue
 				}
 			}
@@ -347,17 +347,17 @@ func (d *Dispatcher) applyCaps(ctx context.Context, r *run, jobs []*smsJob, now 
 	for _, t := range order {
 		js := byTemplate[t]
 		phones := make([]string, 0, len(js))
-		seen := map[string]bool{}
+		seen := make(map[string]struct{}, len(js))
 		for _, j := range js {
-			if !seen[j.phone] {
-				seen[j.phone] = true
+			if _, ok := seen[j.phone]; !ok {
+				seen[j.phone] = struct{}{}
 				phones = append(phones, j.phone)
 			}
 		}
 		day, err := d.st.SMSSentCounts(ctx, phones, t, today)
 		if err != nil {
 			for _, j := range js {
-				r.finish(j.row, pending(ChannelSMS, "caps: "+err.Error()))
+				r.finish(*j.row, pending(ChannelSMS, "caps: "+err.Error()))
 			}
 			continue
 		}
@@ -377,7 +377,7 @@ func (d *Dispatcher) applyCaps(ctx context.Context, r *run, jobs []*smsJob, now 
 			minute, err2 := d.st.SMSSentCounts(ctx, phones, t, now.Add(-time.Minute))
 			if err := errors.Join(err1, err2); err != nil {
 				for _, j := range js {
-					r.finish(j.row, pending(ChannelSMS, "caps: "+err.Error()))
+					r.finish(*j.row, pending(ChannelSMS, "caps: "+err.Error()))
 				}
 				continue
 			}
@@ -386,11 +386,11 @@ func (d *Dispatcher) applyCaps(ctx context.Context, r *run, jobs []*smsJob, now 
 			for _, j := range js {
 				switch {
 				case minute[j.phone] >= VerifyPerMinute:
-					r.finish(j.row, smsOutcome(store.OutboxFailed, d.sms.Name(), "cap: a verification code to this number in the last minute"))
+					r.finish(*j.row, smsOutcome(store.OutboxFailed, d.sms.Name(), "cap: a verification code to this number in the last minute"))
 				case hour[j.phone] >= VerifyPerHour:
-					r.finish(j.row, smsOutcome(store.OutboxFailed, d.sms.Name(), "cap: 5 verification codes to this number in the last hour"))
+					r.finish(*j.row, smsOutcome(store.OutboxFailed, d.sms.Name(), "cap: 5 verification codes to this number in the last hour"))
 				case day[j.phone] >= VerifyPerDay:
-					r.finish(j.row, smsOutcome(store.OutboxFailed, d.sms.Name(), "cap: 10 verification codes to this number today"))
+					r.finish(*j.row, smsOutcome(store.OutboxFailed, d.sms.Name(), "cap: 10 verification codes to this number today"))
 				default:
 					minute[j.phone]++
 					hour[j.phone]++
@@ -403,7 +403,7 @@ func (d *Dispatcher) applyCaps(ctx context.Context, r *run, jobs []*smsJob, now 
 		}
 		for _, j := range js {
 			if day[j.phone] >= PerTemplatePerDay {
-				r.finish(j.row, postpone(today.AddDate(0, 0, 1), "cap: 50 SMS of this template to this number today"))
+				r.finish(*j.row, postpone(today.AddDate(0, 0, 1), "cap: 50 SMS of this template to this number today"))
 				continue
 			}
 			day[j.phone]++
@@ -445,8 +445,17 @@ func (d *Dispatcher) planCalls(jobs []*smsJob) []smsCall {
 	type key struct{ template, params string }
 	groups := map[key][]*smsJob{}
 	var order []key
+	var k key
+	var last *smsJob // whose parameters k was made from
 	for _, j := range jobs {
-		k := key{j.row.Body.Template, paramsKey(j.params())}
+		// The rows of a broadcast come in a run with equal parameters:
+		// comparing them with the last row's is far cheaper than making
+		// the key of each (j.params depends on the kind and the template's
+		// parameters only).
+		if last == nil || j.row.Body.Template != last.row.Body.Template || j.row.Kind != last.row.Kind ||
+			!maps.Equal(j.row.Body.Params, last.row.Body.Params) {
+			k, last = key{j.row.Body.Template, paramsKey(j.params())}, j
+		}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
@@ -467,11 +476,12 @@ func (d *Dispatcher) planCalls(jobs []*smsJob) []smsCall {
 		// One number appears once per call: two rows for the same phone (two
 		// residents sharing it) go in different calls.
 		for len(js) > 0 {
-			var call, rest []*smsJob
-			seen := map[string]bool{}
+			var rest []*smsJob
+			call := make([]*smsJob, 0, min(maxSame, len(js)))
+			seen := make(map[string]struct{}, cap(call)) // sized: growing it cost more than filling it
 			for _, j := range js {
-				if len(call) < maxSame && !seen[j.phone] {
-					seen[j.phone] = true
+				if _, dup := seen[j.phone]; len(call) < maxSame && !dup {
+					seen[j.phone] = struct{}{}
 					call = append(call, j)
 				} else {
 					rest = append(rest, j)

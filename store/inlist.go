@@ -50,3 +50,19 @@ func padded[T any](args []any, xs []T, size int) []any {
 	}
 	return args
 }
+
+// consecutive reports whether ids are a run of consecutive ids in
+// ascending order (of more than a few), which "id BETWEEN first AND last"
+// names exactly: cheaper than an IN list of them, which is bound
+// parameter by parameter and sorted into a temporary index.
+func consecutive(ids []int64) bool {
+	if len(ids) < 8 {
+		return false
+	}
+	for i, id := range ids {
+		if id != ids[0]+int64(i) {
+			return false
+		}
+	}
+	return true
+}

@@ -100,6 +100,26 @@ type bodyCache struct {
 	body OutboxBody
 }
 
+// decode sets o.Body from body, reusing the last body decoded when it is
+// the same text (c may be nil).
+func (c *bodyCache) decode(body string, o *OutboxRow) error {
+	if c != nil && c.raw == body && body != "" {
+		o.Body = c.body
+		o.Body.Params = maps.Clone(c.body.Params)
+		o.Body.Choices = slices.Clone(c.body.Choices)
+		return nil
+	}
+	if err := json.Unmarshal([]byte(body), &o.Body); err != nil {
+		return fmt.Errorf("store: outbox %d body: %w", o.ID, err)
+	}
+	if c != nil {
+		c.raw, c.body = body, o.Body
+		c.body.Params = maps.Clone(o.Body.Params)
+		c.body.Choices = slices.Clone(o.Body.Choices)
+	}
+	return nil
+}
+
 // scanOutboxCached is scanOutbox reusing c's body when the row's is the
 // same text. Each row gets its own copies of the maps and slices, so that
 // one row's change never shows in another.
@@ -117,20 +137,8 @@ func scanOutboxCached(row interface{ Scan(...any) error }, c *bodyCache) (Outbox
 	if err != nil {
 		return o, err
 	}
-	switch {
-	case c != nil && c.raw == body && body != "":
-		o.Body = c.body
-		o.Body.Params = maps.Clone(c.body.Params)
-		o.Body.Choices = slices.Clone(c.body.Choices)
-	default:
-		if err := json.Unmarshal([]byte(body), &o.Body); err != nil {
-			return o, fmt.Errorf("store: outbox %d body: %w", o.ID, err)
-		}
-		if c != nil {
-			c.raw, c.body = body, o.Body
-			c.body.Params = maps.Clone(o.Body.Params)
-			c.body.Choices = slices.Clone(o.Body.Choices)
-		}
+	if err := c.decode(body, &o); err != nil {
+		return o, err
 	}
 	o.ResidentID, o.DedupeKey = resident.Int64, dedupe.String
 	o.DueAt, o.LeaseUntil, o.CreatedAt = fromUnix(due), fromUnix(lease), fromUnix(created)
@@ -235,7 +243,7 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 		id, order int64
 		status    string
 	}
-	var claims []claim
+	claims := make([]claim, 0, min(limit, 4*inChunk)) // grown under the write lock otherwise
 	// Stored in whole seconds, rounded up: a lease is never shorter than
 	// asked, which the dispatcher counts on when it sees how much is left.
 	end := now.Add(lease)
@@ -290,20 +298,20 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 	for i, c := range claims {
 		ids[i] = c.id
 	}
-	read, at, err := s.outboxByIDs(ctx, ids)
+	read, _, err := s.outboxByIDs(ctx, ids)
 	if err != nil {
 		// Nothing was tried: the rows go back (or, should that fail too,
 		// wait for their lease to run out).
 		s.WriteOutbox(context.WithoutCancel(ctx), OutboxWrites{Release: []OutboxLease{{IDs: ids, Until: until}}})
 		return nil, err
 	}
-	out := make([]OutboxRow, 0, len(claims))
-	for _, c := range claims {
-		i, ok := at[c.id]
-		if !ok {
+	// read is in claim order; rows erased in between are left out.
+	out := read[:0]
+	for k, c := range claims {
+		o := read[k]
+		if o.ID != c.id {
 			continue // erased in between
 		}
-		o := read[i]
 		o.Status, o.LeaseUntil = c.status, until
 		o.Attempts--
 		out = append(out, o)
@@ -311,40 +319,128 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 	return out, nil
 }
 
-// outboxByIDs reads rows by id, in chunks of an IN list, in no particular
-// order; at gives each row's index by its id (a map of the rows themselves
-// copied a few hundred bytes per entry and lookup).
+// outboxByIDs reads rows by id, in chunks of an IN list. Each row is put
+// at its id's index in ids, which at gives (a row erased meanwhile leaves
+// a zero OutboxRow there): the lease's copies are then in claim order
+// without a second slice of rows.
+//
+// Each column read costs the driver about as much as the rest of the row's
+// step, and a row that was never tried has most of its columns empty: rows
+// are read by the columns such a row may have, and only those with anything
+// else set (an earlier attempt, a hold) are read again whole.
 func (s *Store) outboxByIDs(ctx context.Context, ids []int64) (out []OutboxRow, at map[int64]int, err error) {
-	out = make([]OutboxRow, 0, len(ids))
+	out = make([]OutboxRow, len(ids))
 	at = make(map[int64]int, len(ids))
-	var cache bodyCache
+	for i, id := range ids {
+		at[id] = i
+	}
+	var sc outboxScan
+	var o OutboxRow
+	var whole []int64
+	err = s.readIDs(ctx, "SELECT "+outboxLeanColumns+" FROM outbox WHERE ", ids, func(rows *sql.Rows) error {
+		o = OutboxRow{}
+		full, err := sc.lean(rows, &o)
+		if err != nil {
+			return err
+		}
+		if !full {
+			whole = append(whole, o.ID)
+			return nil
+		}
+		out[at[o.ID]] = o
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	err = s.readIDs(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE ", whole, func(rows *sql.Rows) error {
+		o, err := scanOutboxCached(rows, &sc.cache)
+		if err != nil {
+			return err
+		}
+		out[at[o.ID]] = o
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, at, nil
+}
+
+// readIDs runs query (ending in "WHERE ") for ids and hands each row to
+// scan: for a run of consecutive ids (a broadcast's rows, residents
+// imported together) as one range, else in chunks of an IN list.
+func (s *Store) readIDs(ctx context.Context, query string, ids []int64, scan func(*sql.Rows) error) error {
+	each := func(st *sql.Stmt, args []any) error {
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		return rows.Err()
+	}
+	if consecutive(ids) {
+		st, err := s.prepared(ctx, query+"id BETWEEN ? AND ?")
+		if err != nil {
+			return err
+		}
+		return each(st, []any{ids[0], ids[len(ids)-1]})
+	}
 	for len(ids) > 0 {
 		n := min(inChunk, len(ids))
 		size := inSize(n)
-		st, err := s.prepared(ctx, "SELECT "+outboxColumns+" FROM outbox WHERE id IN "+placeholders(size))
+		st, err := s.prepared(ctx, query+"id IN "+placeholders(size))
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		rows, err := st.QueryContext(ctx, padded(make([]any, 0, size), ids[:n], size)...)
-		if err != nil {
-			return nil, nil, err
-		}
-		for rows.Next() {
-			o, err := scanOutboxCached(rows, &cache)
-			if err != nil {
-				rows.Close()
-				return nil, nil, err
-			}
-			at[o.ID] = len(out)
-			out = append(out, o)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, nil, err
+		if err := each(st, padded(make([]any, 0, size), ids[:n], size)); err != nil {
+			return err
 		}
 		ids = ids[n:]
 	}
-	return out, at, nil
+	return nil
+}
+
+// outboxLeanColumns are the columns a row that was never tried may have
+// set, and whether every other column is empty (else the row is read
+// whole).
+const outboxLeanColumns = `id, kind, resident_id, target_channel, target_address, body, ref, dedupe_key, urgent, due_at, status, attempts,
+	lease_until, created_at, broadcast_id, channel = '' AND provider = '' AND provider_id = '' AND error = ''
+	AND sent_at IS NULL AND delivered_at IS NULL AND sms_phone = '' AND sms_template = '' AND sms_out_id = '' AND sms_try_at IS NULL
+	AND hold_channel = '' AND hold_address = '' AND hold_until IS NULL`
+
+// outboxScan is what scanning lean rows reuses from row to row: its
+// temporaries would otherwise be allocated for every row, as Scan takes
+// their addresses.
+type outboxScan struct {
+	resident, due, lease, created, broadcast sql.NullInt64
+	dedupe                                   sql.NullString
+	body                                     string
+	full                                     bool
+	dest                                     []any
+	cache                                    bodyCache
+}
+
+// lean scans outboxLeanColumns into o; full is false when the row has more
+// set than those columns and must be read whole.
+func (sc *outboxScan) lean(row interface{ Scan(...any) error }, o *OutboxRow) (full bool, err error) {
+	sc.dest = append(sc.dest[:0], &o.ID, &o.Kind, &sc.resident, &o.TargetChannel, &o.TargetAddress, &sc.body, &o.Ref, &sc.dedupe,
+		&o.Urgent, &sc.due, &o.Status, &o.Attempts, &sc.lease, &sc.created, &sc.broadcast, &sc.full)
+	if err := row.Scan(sc.dest...); err != nil || !sc.full {
+		return false, err
+	}
+	if err := sc.cache.decode(sc.body, o); err != nil {
+		return false, err
+	}
+	o.ResidentID, o.DedupeKey, o.BroadcastID = sc.resident.Int64, sc.dedupe.String, sc.broadcast.Int64
+	o.DueAt, o.LeaseUntil, o.CreatedAt = fromUnix(sc.due), fromUnix(sc.lease), fromUnix(sc.created)
+	return true, nil
 }
 
 // updateIDs runs an UPDATE for many ids in chunks of an IN list, which is
@@ -359,6 +455,12 @@ func (s *Store) updateIDs(ctx context.Context, tx *sql.Tx, update string, args [
 func (s *Store) updateIDsAnd(ctx context.Context, tx *sql.Tx, update string, args []any, ids []int64, and string, andArgs ...any) error {
 	if and != "" {
 		and = " AND " + and
+	}
+	if consecutive(ids) {
+		// The rows of a call or a chunk of a broadcast: one range, with no
+		// list to bind and sort.
+		a := append(append(append(make([]any, 0, len(args)+2+len(andArgs)), args...), ids[0], ids[len(ids)-1]), andArgs...)
+		return s.txExec(ctx, tx, update+" WHERE id BETWEEN ? AND ?"+and, a...)
 	}
 	for len(ids) > 0 {
 		n := min(inChunk, len(ids))

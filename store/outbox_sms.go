@@ -205,20 +205,30 @@ func (s *Store) WriteOutbox(ctx context.Context, w OutboxWrites) (lost []int, er
 			}
 		}
 		for i, m := range w.Marks {
-			if !m.Lease.IsZero() {
-				// The mark is written only if every row is still held by
-				// its lease; nothing else writes in between, as this
-				// transaction holds the write lock.
-				held, err := s.countLeased(ctx, tx, m)
-				if err != nil {
+			if m.Lease.IsZero() {
+				if _, err := s.writeMark(ctx, tx, m); err != nil {
 					return err
 				}
-				if held != len(m.Rows) {
-					lost = append(lost, i)
-					continue
+				continue
+			}
+			// The mark is written only if every row is still held by its
+			// lease: its UPDATEs carry the lease as a condition, and a mark
+			// that changed fewer rows than it has is undone. (Counting the
+			// held rows first cost a read of every row under the lock.)
+			if err := s.txExec(ctx, tx, "SAVEPOINT mark"); err != nil {
+				return err
+			}
+			n, err := s.writeMark(ctx, tx, m)
+			if err != nil {
+				return err
+			}
+			if n != len(m.Rows) {
+				lost = append(lost, i)
+				if err := s.txExec(ctx, tx, "ROLLBACK TO SAVEPOINT mark"); err != nil {
+					return err
 				}
 			}
-			if err := s.writeMark(ctx, tx, m); err != nil {
+			if err := s.txExec(ctx, tx, "RELEASE SAVEPOINT mark"); err != nil {
 				return err
 			}
 		}
@@ -237,54 +247,63 @@ const markChunk = 64
 // number, a chunk of rows per UPDATE: a statement per row cost more in
 // database/sql and the driver than the update itself. The numbers are
 // joined in from a VALUES list (UPDATE … FROM, in SQLite and PostgreSQL;
-// the casts in its first row give PostgreSQL the columns' types).
-func (s *Store) writeMark(ctx context.Context, tx *sql.Tx, m SMSMark) error {
+// the casts in its first row give PostgreSQL the columns' types). With a
+// lease, only rows still held by it are written. It returns how many rows
+// it wrote.
+//
+// Short chunks are padded with the id 0, which no row has (ids start at 1),
+// so that the rows changed are exactly the rows of m that matched.
+func (s *Store) writeMark(ctx context.Context, tx *sql.Tx, m SMSMark) (int, error) {
 	rows := m.Rows
+	total := 0
 	for len(rows) > 0 {
 		n := min(markChunk, len(rows))
 		size := markChunk
 		if n <= 8 {
 			size = 8
 		}
-		args := make([]any, 0, 3+2*size)
+		args := make([]any, 0, 4+2*size)
 		args = append(args, m.OutID, m.Template, m.At.Unix())
 		for i := range size {
-			r := rows[min(i, n-1)] // padded with the last row, written twice alike
-			args = append(args, r.ID, r.Phone)
+			if i < n {
+				args = append(args, rows[i].ID, rows[i].Phone)
+			} else {
+				args = append(args, int64(0), "")
+			}
 		}
-		q := `UPDATE outbox SET sms_out_id = ?, sms_template = ?, sms_try_at = ?, sms_phone = v.column2
-			FROM (VALUES (CAST(? AS BIGINT), CAST(? AS TEXT))` + strings.Repeat(", (?, ?)", size-1) + `) AS v WHERE outbox.id = v.column1`
-		if err := s.txExec(ctx, tx, q, args...); err != nil {
-			return err
+		if !m.Lease.IsZero() {
+			args = append(args, m.Lease.Unix())
 		}
-		rows = rows[n:]
-	}
-	return nil
-}
-
-// countLeased counts the rows of m still held by its lease.
-func (s *Store) countLeased(ctx context.Context, tx *sql.Tx, m SMSMark) (int, error) {
-	total := 0
-	for rows := m.Rows; len(rows) > 0; {
-		n := min(inChunk, len(rows))
-		size := inSize(n)
-		args := make([]any, 0, size+1)
-		for i := range size {
-			args = append(args, rows[min(i, n-1)].ID)
-		}
-		args = append(args, m.Lease.Unix())
-		st, err := s.txStmt(ctx, tx, "SELECT COUNT(*) FROM outbox WHERE id IN "+placeholders(size)+" AND status = 'leased' AND lease_until = ?")
+		st, err := s.txStmt(ctx, tx, markSQL(size, !m.Lease.IsZero()))
 		if err != nil {
 			return 0, err
 		}
-		var c int
-		if err := st.QueryRowContext(ctx, args...).Scan(&c); err != nil {
+		res, err := st.ExecContext(ctx, args...)
+		if err != nil {
 			return 0, err
 		}
-		total += c
+		c, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		total += int(c)
 		rows = rows[n:]
 	}
 	return total, nil
+}
+
+// markSQL is writeMark's UPDATE for size rows, with the lease condition
+// when lease is set.
+func markSQL(size int, lease bool) string {
+	q := `UPDATE outbox SET sms_out_id = ?, sms_template = ?, sms_try_at = ?, sms_phone = v.column2
+			FROM (VALUES (CAST(? AS BIGINT), CAST(? AS TEXT))` + strings.Repeat(", (?, ?)", size-1) + `) AS v WHERE outbox.id = v.column1`
+	if lease {
+		// The unary plus keeps SQLite from finding the rows through
+		// outbox_lease_expiry (lease_until, then rowid), which cost more
+		// than the rowid look-up it otherwise does.
+		q += " AND outbox.status = 'leased' AND +outbox.lease_until = ?"
+	}
+	return q
 }
 
 // updateLeased runs update on the rows of l that are still leased (by l's
@@ -318,7 +337,7 @@ func (s *Store) MarkSMSAttempt(ctx context.Context, rows []SMSAttempt, outID, te
 // SMSSentCounts counts, per number, the SMS of one template that went out
 // (or may have) since a time: the per-number caps are checked against it.
 func (s *Store) SMSSentCounts(ctx context.Context, phones []string, template string, since time.Time) (map[string]int, error) {
-	out := map[string]int{}
+	out := make(map[string]int, len(phones)) // sized: the caller counts every number in it
 	for len(phones) > 0 {
 		n := min(inChunk, len(phones))
 		size := inSize(n)
