@@ -24,7 +24,7 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
 		return fmt.Errorf("store: backup: %w", err)
 	}
-	if err := s.flushLog(ctx); err != nil {
+	if err := s.syncLog(ctx); err != nil {
 		return fmt.Errorf("store: backup: %w", err)
 	}
 	tmp := abs + ".partial"

@@ -138,6 +138,51 @@ func TestCloseAppendsWaitingLines(t *testing.T) {
 	}
 }
 
+// Lines another flush has taken are waited for by a reader: RecentMessages
+// right after a turn saw the turn's lines missing while logLoop's
+// transaction was still committing them.
+func TestReadersWaitForLinesInFlight(t *testing.T) {
+	st := openBatchTest(t)
+	ctx := context.Background()
+	at := time.Unix(1714112445, 0)
+	r, _, _, _ := st.ResolveIdentity(ctx, IdentityKey{Channel: "wechat", ExternalID: "o1"}, at)
+	hold(st, LoggedMessage{ResidentID: r.ID, Direction: DirectionIn, Channel: "wechat", Text: "hi", CreatedAt: at})
+	// Another flush takes the line and is held before its commit.
+	lines, batch := st.logBuf.take(0)
+	got := make(chan int, 1)
+	go func() {
+		ms, err := st.RecentMessages(ctx, r.ID, 10)
+		if err != nil {
+			t.Error(err)
+		}
+		got <- len(ms)
+	}()
+	// It waits for that batch (and has not answered).
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		st.logBuf.mu.Lock()
+		waiting := st.logBuf.waiters
+		st.logBuf.mu.Unlock()
+		if waiting == 1 {
+			break
+		}
+		select {
+		case n := <-got:
+			t.Fatalf("RecentMessages answered with %d lines while one was being written", n)
+		case <-time.After(time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("RecentMessages neither answered nor waited")
+		}
+	}
+	if err := st.groupTx(ctx, func(tx *sql.Tx) error { return st.logMessagesTx(ctx, tx, lines) }); err != nil {
+		t.Fatal(err)
+	}
+	st.logBuf.settle(batch)
+	if n := <-got; n != 1 {
+		t.Fatalf("RecentMessages found %d lines", n)
+	}
+}
+
 // The waiting lines are bounded while the database refuses them.
 func TestLogBufferBounded(t *testing.T) {
 	b := newLogBuffer()
@@ -148,9 +193,9 @@ func TestLogBufferBounded(t *testing.T) {
 	if b.waiting() != logMaxWaiting {
 		t.Fatalf("%d waiting", b.waiting())
 	}
-	got := b.take(5)
-	b.putBack(got)
-	b.putBack([]LoggedMessage{line})
+	got, batch := b.take(5)
+	b.putBack(got, batch)
+	b.putBack([]LoggedMessage{line}, 0)
 	if b.waiting() != logMaxWaiting {
 		t.Fatalf("%d waiting after put back", b.waiting())
 	}

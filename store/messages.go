@@ -105,7 +105,7 @@ func (s *Store) logLinesTx(ctx context.Context, tx *sql.Tx, ms []LoggedMessage) 
 
 // RecentMessages returns the last n lines of a resident's log, oldest first.
 func (s *Store) RecentMessages(ctx context.Context, residentID int64, n int) ([]LoggedMessage, error) {
-	if err := s.flushLog(ctx); err != nil {
+	if err := s.syncLog(ctx); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, resident_id, direction, channel, text, created_at FROM

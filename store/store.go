@@ -53,7 +53,7 @@ type Store struct {
 	stmts     stmtCache
 	group     groupState
 	// logBuf holds message log lines for the next batch (logbuf.go).
-	logBuf logBuffer
+	logBuf *logBuffer
 	// stop ends checkpointLoop and logLoop; stopped says the first has ended.
 	stop, stopped chan struct{}
 	closeOnce     sync.Once
@@ -194,7 +194,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // tables. The message log's waiting lines are written first, so what it
 // shows is complete.
 func (s *Store) DB() *sql.DB {
-	s.flushLog(context.Background())
+	s.syncLog(context.Background())
 	return s.db
 }
 
