@@ -126,9 +126,10 @@ type Contact struct {
 	Identities []Identity // most recently active first
 }
 
-// Contacts loads residents and their identities for many ids in two
-// queries, where the dispatcher would otherwise make two per row.
-func (s *Store) Contacts(ctx context.Context, ids []int64) (map[int64]*Contact, error) {
+// contactSlots returns a map with a nil slot for each distinct non-zero id
+// (filled as the residents are read; slots left nil are deleted) and those
+// ids in their first order.
+func contactSlots(ids []int64) (map[int64]*Contact, []int64) {
 	out := make(map[int64]*Contact, len(ids))
 	uniq := make([]int64, 0, len(ids))
 	for _, id := range ids {
@@ -137,6 +138,13 @@ func (s *Store) Contacts(ctx context.Context, ids []int64) (map[int64]*Contact, 
 			uniq = append(uniq, id)
 		}
 	}
+	return out, uniq
+}
+
+// Contacts loads residents and their identities for many ids in two
+// queries, where the dispatcher would otherwise make two per row.
+func (s *Store) Contacts(ctx context.Context, ids []int64) (map[int64]*Contact, error) {
+	out, uniq := contactSlots(ids)
 	for len(uniq) > 0 {
 		n := min(inChunk, len(uniq))
 		size := inSize(n)

@@ -11,14 +11,7 @@ import (
 // by SMS reads a contact per row, and the identities query and the unused
 // columns were half of that.
 func (s *Store) SMSContacts(ctx context.Context, ids []int64) (map[int64]*Contact, error) {
-	out := make(map[int64]*Contact, len(ids))
-	uniq := make([]int64, 0, len(ids))
-	for _, id := range ids {
-		if _, ok := out[id]; !ok && id != 0 {
-			out[id] = nil
-			uniq = append(uniq, id)
-		}
-	}
+	out, uniq := contactSlots(ids)
 	slab := make([]Contact, 0, len(uniq)) // one allocation for all of them
 	var erased sql.NullInt64
 	err := s.readIDs(ctx, "SELECT id, phone, unsubscribed, erased_at FROM residents WHERE ", uniq, func(rows *sql.Rows) error {

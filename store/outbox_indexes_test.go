@@ -12,7 +12,6 @@ import (
 // scans every row ever sent. The WHERE clauses are those of the methods
 // named.
 func TestOutboxQueriesUseIndexes(t *testing.T) {
-	ctx := context.Background()
 	s, _ := openTest(t)
 	cases := []struct{ method, sql, index string }{
 		{"AlertOfMessage", `SELECT id FROM outbox WHERE kind = 'alert' AND provider_id = ? AND provider_id <> ''
@@ -33,23 +32,30 @@ func TestOutboxQueriesUseIndexes(t *testing.T) {
 			AND sms_try_at >= ? AND (status IN ('sent', 'delivered') OR sms_out_id <> '') AND sms_phone IN (?, ?) GROUP BY sms_phone`, "outbox_sms_phone"},
 	}
 	for _, c := range cases {
-		rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.sql, make([]any, strings.Count(c.sql, "?"))...)
-		if err != nil {
-			t.Fatalf("%s: %v", c.method, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		got := strings.Join(plan, "; ")
+		got := queryPlan(t, s, c.sql)
 		if !strings.Contains(got+" ", " INDEX "+c.index+" ") {
 			t.Errorf("%s: plan %q, want it to use %s", c.method, got, c.index)
 		}
 	}
+}
+
+// queryPlan is SQLite's EXPLAIN QUERY PLAN of q (its parameters all NULL),
+// the details joined with "; ".
+func queryPlan(t *testing.T, s *Store, q string) string {
+	t.Helper()
+	rows, err := s.db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, make([]any, strings.Count(q, "?"))...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	return strings.Join(plan, "; ")
 }

@@ -68,22 +68,8 @@ func TestMarkUnderLeaseAllOrNothing(t *testing.T) {
 // lease_until, which cost more per row.
 func TestMarkFindsRowsByRowid(t *testing.T) {
 	s, _ := openTest(t)
-	q := "EXPLAIN QUERY PLAN " + markSQL(markChunk, true)
-	rows, err := s.db.QueryContext(context.Background(), q, make([]any, strings.Count(q, "?"))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, detail)
-	}
-	if got := strings.Join(plan, "; "); !strings.Contains(got, "SEARCH outbox USING INTEGER PRIMARY KEY") {
+	got := queryPlan(t, s, markSQL(markChunk, true))
+	if !strings.Contains(got, "SEARCH outbox USING INTEGER PRIMARY KEY") {
 		t.Fatalf("plan %q, want outbox searched by rowid", got)
 	}
 }
