@@ -115,7 +115,7 @@ func (c *Channel) deliver(ctx context.Context, in inbound, replies []bot.Reply) 
 				// Part of this reply may be out: its row must start after
 				// it, and the dispatcher may take the row the moment it is
 				// stored, so the record goes first.
-				key := progressKey(in.chat, o)
+				key := c.progressKey(in.chat, o)
 				if p.done > 0 {
 					c.saveProgress(ctx, key, p)
 				}
@@ -270,7 +270,7 @@ func (c *Channel) sendResumable(ctx context.Context, chat int64, o outgoing) (in
 	if steps(o) == 1 {
 		return c.send(ctx, chat, o, false)
 	}
-	key := progressKey(chat, o)
+	key := c.progressKey(chat, o)
 	p := c.loadProgress(ctx, key)
 	recorded := p.done > 0
 	id, err := c.sendParts(ctx, chat, o, false, &p, func(p progress) {

@@ -120,6 +120,8 @@ type Channel struct {
 	log     *slog.Logger
 	runner  *runner
 	buttons *usedButtons
+	// parts records how far a send of several parts got (progress.go).
+	parts bot.Parts
 	// sleep waits for a retry; tests replace it to record the waits.
 	sleep func(ctx context.Context, d time.Duration) error
 }
@@ -158,6 +160,7 @@ func New(cfg Config, h Handler, opt Options) (*Channel, error) {
 	c := &Channel{cfg: cfg, opt: opt, base: base, h: h, log: opt.Logger.With("channel", bot.ChannelTelegram),
 		buttons: newUsedButtons(4096), sleep: sleepCtx}
 	c.runner = newRunner(c.log)
+	c.parts = bot.Parts{KV: opt.Progress, Log: c.log, Now: opt.Now, Prefix: "telegram:parts:"}
 	api, err := tgbot.New(cfg.Token,
 		tgbot.WithServerURL(base),
 		tgbot.WithSkipGetMe(),

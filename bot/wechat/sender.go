@@ -2,8 +2,6 @@ package wechat
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -268,47 +266,31 @@ func templateData(body store.OutboxBody) map[string]TemplateField {
 // is keyed by the openid and the text: two identical rows to one resident
 // are interchangeable, as the dispatcher sends one target's rows in turn.
 func (s *Sender) sendParts(ctx context.Context, openID, text string) (int, error) {
-	parts := splitText(text, maxTextBytes)
-	if len(parts) == 1 {
-		if err := s.api.SendText(ctx, openID, parts[0]); err != nil {
+	texts := splitText(text, maxTextBytes)
+	if len(texts) == 1 {
+		if err := s.api.SendText(ctx, openID, texts[0]); err != nil {
 			return 0, err
 		}
 		return 1, nil
 	}
-	key := partsKey(openID, text)
+	parts := bot.Parts{KV: s.st, Log: s.log, Now: s.now, Prefix: "wechat:parts:"}
+	key := parts.Key(openID, text)
 	done := 0
-	if v, _, err := s.st.GetValue(ctx, key); err == nil {
-		if n, err := strconv.Atoi(v); err == nil && n > 0 && n < len(parts) {
-			done = n
-		}
+	if v := parts.Load(ctx, key); len(v) == 1 && v[0] > 0 && v[0] < len(texts) {
+		done = v[0]
 	}
 	sent := 0
-	for i := done; i < len(parts); i++ {
-		if err := s.api.SendText(ctx, openID, parts[i]); err != nil {
+	for i := done; i < len(texts); i++ {
+		if err := s.api.SendText(ctx, openID, texts[i]); err != nil {
 			return sent, err
 		}
 		sent++
-		if i < len(parts)-1 {
-			if err := s.st.SetValue(ctx, key, strconv.Itoa(i+1), s.now().Add(partsLife)); err != nil {
-				// The retry then sends the early parts again.
-				s.log.Warn("wechat: record send progress", "err", err)
-			}
+		if i < len(texts)-1 {
+			parts.Save(ctx, key, i+1)
 		}
 	}
-	if err := s.st.DeleteValue(ctx, key); err != nil {
-		s.log.Warn("wechat: forget send progress", "err", err)
-	}
+	parts.Clear(ctx, key)
 	return sent, nil
-}
-
-// partsLife bounds how long a progress record waits for its row's retry;
-// the dispatcher gives a row up long before.
-const partsLife = 24 * time.Hour
-
-// partsKey names the progress record of sending text to openID.
-func partsKey(openID, text string) string {
-	h := sha256.Sum256([]byte(openID + "\x00" + text))
-	return "wechat:parts:" + hex.EncodeToString(h[:16])
 }
 
 // renderBody is a row as one customer-service text: choices as a numbered
