@@ -2,7 +2,6 @@ package flows
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"linli/bot"
 	"linli/store"
+	"linli/store/storetest"
 )
 
 // privacyHarness asks for consent, has bookable services, a Telegram staff
@@ -63,62 +63,6 @@ func (s *speaker) say(text string) []bot.Reply {
 
 // wechatMsgID numbers WeChat messages (MsgId) across speakers.
 var wechatMsgID atomic.Int64
-
-// dbHits lists every cell of every table (as sqlite_master has them) that
-// contains one of needles.
-func dbHits(t *testing.T, db *sql.DB, needles ...string) []string {
-	t.Helper()
-	rows, err := db.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		tables = append(tables, n)
-	}
-	rows.Close()
-	if len(tables) < 15 {
-		t.Fatalf("only %d tables", len(tables))
-	}
-	var hits []string
-	for _, table := range tables {
-		rs, err := db.Query(`SELECT * FROM "` + table + `"`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rs.Columns()
-		for rs.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rs.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			for i, v := range vals {
-				var s string
-				switch x := v.(type) {
-				case string:
-					s = x
-				case []byte:
-					s = string(x)
-				default:
-					s = fmt.Sprint(x)
-				}
-				for _, n := range needles {
-					if strings.Contains(s, n) {
-						hits = append(hits, fmt.Sprintf("%s.%s has %q: %.150s", table, cols[i], n, s))
-					}
-				}
-			}
-		}
-		rs.Close()
-	}
-	return hits
-}
 
 func (h *harness) count(query string, args ...any) int {
 	h.t.Helper()
@@ -184,7 +128,7 @@ func TestConsentDeclineKeepsNothing(t *testing.T) {
 	if len(rs) != 1 {
 		t.Fatalf("%d replies: WeChat would queue all but the first, to the erased openid", len(rs))
 	}
-	if hits := dbHits(t, h.st.DB(), openid); len(hits) > 0 {
+	if hits := storetest.Hits(t, h.st.DB(), openid); len(hits) > 0 {
 		t.Fatalf("after declining:\n%s", strings.Join(hits, "\n"))
 	}
 	if n := h.count("SELECT COUNT(*) FROM message_log"); n != 0 {
@@ -328,7 +272,7 @@ func TestEraseLeavesNoTraceOfTheResident(t *testing.T) {
 
 	needles := []string{phone, name, openid, tgID, problem, address, photo, note, chat, "wx-media-1"}
 	for _, n := range needles {
-		if len(dbHits(t, h.st.DB(), n)) == 0 {
+		if len(storetest.Hits(t, h.st.DB(), n)) == 0 {
 			t.Fatalf("the scenario never stored %q: the erasure check would prove nothing", n)
 		}
 	}
@@ -338,7 +282,7 @@ func TestEraseLeavesNoTraceOfTheResident(t *testing.T) {
 	expect(t, rs, "确定要删除您的个人信息吗", "1. 确认删除", "2. 不删除")
 	rs = tg.say("确认删除")
 	expect(t, rs, "您的个人信息已删除")
-	if hits := dbHits(t, h.st.DB(), needles...); len(hits) > 0 {
+	if hits := storetest.Hits(t, h.st.DB(), needles...); len(hits) > 0 {
 		t.Fatalf("after erasure:\n%s", strings.Join(hits, "\n"))
 	}
 
@@ -466,14 +410,14 @@ func TestForgetUnansweredConsent(t *testing.T) {
 	if err := jobs.ForgetUnanswered(ctx, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if hits := dbHits(t, h.st.DB(), "13900002222"); len(hits) == 0 {
+	if hits := storetest.Hits(t, h.st.DB(), "13900002222"); len(hits) == 0 {
 		t.Fatal("forgotten before a week")
 	}
 	h.clock.Advance(2 * time.Hour)
 	if err := jobs.ForgetUnanswered(ctx, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if hits := dbHits(t, h.st.DB(), "13900001111", "13900002222", "quiet"); len(hits) > 0 {
+	if hits := storetest.Hits(t, h.st.DB(), "13900001111", "13900002222", "quiet"); len(hits) > 0 {
 		t.Fatalf("kept:\n%s", strings.Join(hits, "\n"))
 	}
 	if r, _ := h.st.Resident(ctx, quietID); r.ErasedAt.IsZero() {

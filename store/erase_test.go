@@ -2,9 +2,8 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"fmt"
+	"linli/store/storetest"
 	"sort"
 	"strings"
 	"testing"
@@ -56,59 +55,6 @@ func TestErasureCoversEverySchemaTable(t *testing.T) {
 	for table := range covered {
 		t.Errorf("erasureCoverage lists %s, which the schema lacks", table)
 	}
-}
-
-// textHits lists table.column cells of the whole database that contain any
-// of needles: every text column of every table, as sqlite_master has them.
-func textHits(t *testing.T, db *sql.DB, needles ...string) []string {
-	t.Helper()
-	rows, err := db.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var n string
-		rows.Scan(&n)
-		tables = append(tables, n)
-	}
-	rows.Close()
-	var hits []string
-	for _, table := range tables {
-		rs, err := db.Query(`SELECT * FROM "` + table + `"`)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cols, _ := rs.Columns()
-		for rs.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rs.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			for i, v := range vals {
-				var s string
-				switch x := v.(type) {
-				case string:
-					s = x
-				case []byte:
-					s = string(x)
-				default:
-					s = fmt.Sprint(x)
-				}
-				for _, n := range needles {
-					if strings.Contains(s, n) {
-						hits = append(hits, fmt.Sprintf("%s.%s has %q: %.120s", table, cols[i], n, s))
-					}
-				}
-			}
-		}
-		rs.Close()
-	}
-	return hits
 }
 
 // TestEraseResidentLeavesNothingOfThem fills every table a resident reaches
@@ -200,14 +146,14 @@ func TestEraseResidentLeavesNothingOfThem(t *testing.T) {
 	}
 
 	needles := []string{phone, name, openid, tgID, webID, words, "晓明同学", "Xiaoming Zhao", "3栋2单元501", "ffff456789abcdef"}
-	if len(textHits(t, s.DB(), needles...)) == 0 {
+	if len(storetest.Hits(t, s.DB(), needles...)) == 0 {
 		t.Fatal("the test put nothing in the database")
 	}
 	er, err := s.EraseResident(ctx, id, now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if hits := textHits(t, s.DB(), needles...); len(hits) > 0 {
+	if hits := storetest.Hits(t, s.DB(), needles...); len(hits) > 0 {
 		t.Fatalf("after erasure:\n%s", strings.Join(hits, "\n"))
 	}
 	// Cancelled: the staff reply and the WeChat reply to them, and the alert
