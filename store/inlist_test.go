@@ -13,14 +13,7 @@ func TestIDListsRangesAndChunks(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTest(t)
 	const n = 3*inChunk + 7
-	rows := make([]OutboxRow, n)
-	for i := range rows {
-		rows[i] = OutboxRow{Kind: "notice", TargetChannel: "sms", Body: OutboxBody{Template: "notice"}}
-	}
-	ids, err := s.EnqueueOutbox(ctx, rows)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := enqueueNotices(t, s, n)
 	var odd, run []int64 // every other row; a run from the middle
 	for i, id := range ids {
 		if i%2 == 1 {
@@ -59,4 +52,19 @@ func TestIDListsRangesAndChunks(t *testing.T) {
 	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox WHERE ref = 'odd'").Scan(&odds); err != nil || odds != len(odd)-(len(run)/2) {
 		t.Fatalf("%d rows keep odd, want %d (%v)", odds, len(odd)-len(run)/2, err)
 	}
+}
+
+// enqueueNotices puts n notice rows for SMS in the outbox and returns
+// their ids.
+func enqueueNotices(t *testing.T, s *Store, n int) []int64 {
+	t.Helper()
+	rows := make([]OutboxRow, n)
+	for i := range rows {
+		rows[i] = OutboxRow{Kind: "notice", TargetChannel: "sms", Body: OutboxBody{Template: "notice"}}
+	}
+	ids, err := s.EnqueueOutbox(context.Background(), rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }

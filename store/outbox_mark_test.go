@@ -16,14 +16,7 @@ func TestMarkUnderLeaseAllOrNothing(t *testing.T) {
 	s, _ := openTest(t)
 	now := time.Now()
 	const n = 3*markChunk + 5
-	rows := make([]OutboxRow, n)
-	for i := range rows {
-		rows[i] = OutboxRow{Kind: "notice", TargetChannel: "sms", Body: OutboxBody{Template: "notice"}}
-	}
-	ids, err := s.EnqueueOutbox(ctx, rows)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ids := enqueueNotices(t, s, n)
 	leased, err := s.LeaseOutbox(ctx, now, time.Minute, n-1) // the last row stays pending
 	if err != nil || len(leased) != n-1 {
 		t.Fatalf("leased %d, %v", len(leased), err)
