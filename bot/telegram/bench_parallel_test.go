@@ -1,6 +1,7 @@
 package telegram_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"runtime"
@@ -21,10 +22,12 @@ import (
 //
 //	go test -run XXX -bench 'Telegram.*Parallel' ./bot/telegram
 //
-// An update counts as done when its answer has reached the fake: for
-// linli when the webhook answers (it answers after the reply is sent), for
-// the baseline when its handler's sendMessage has returned (its webhook
-// answers before handling).
+// An update counts as done when its answer has reached the fake. For the
+// baseline, each chat posts its next update when its handler's sendMessage
+// has returned (its webhook answers before handling). linli's webhook
+// answers once the turn is stored, and the chat's next update waits in
+// linli behind the reply's send; the timer stops when the fake has every
+// answer.
 
 // benchChats is how many chats post at once.
 const benchChats = 32
@@ -106,8 +109,8 @@ func BenchmarkTelegramUpdateParallel(b *testing.B) {
 				b.Fatalf("setup answered %d", code)
 			}
 		}
-		if got := w.f.Sent(chat); len(got) != 2 {
-			b.Fatalf("setup: chat %d got %d answers", chat, len(got))
+		if _, err := w.f.WaitSent(context.Background(), chat, 2); err != nil {
+			b.Fatalf("setup: %v", err)
 		}
 	}
 	w.f.Reset()
@@ -124,9 +127,12 @@ func BenchmarkTelegramUpdateParallel(b *testing.B) {
 			p.post(b, marshal(b, w.f.TextUpdate(chat, chat, texts[i%2])))
 		}
 	})
+	// Every update was a step with one answer.
+	_, err := w.f.WaitFor(context.Background(), func(calls []tgfake.Call) bool { return len(calls) >= b.N })
 	b.StopTimer()
-	// Every update was a step with one answer, sent before the webhook
-	// answered.
+	if err != nil {
+		b.Fatal(err)
+	}
 	if got, want := len(w.f.AllSent()), b.N; got != want {
 		b.Fatalf("the fake has %d answers for %d updates", got, want)
 	}

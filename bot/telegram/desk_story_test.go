@@ -142,6 +142,7 @@ func (w *world) post(u models.Update) {
 	if code := postTo(w.srv.URL+"/telegram", u, secret); code != http.StatusOK {
 		w.t.Fatalf("webhook answered %d", code)
 	}
+	telegram.Settle(w.ch, &u)
 }
 
 // dispatch sends what the outbox holds.

@@ -42,13 +42,16 @@ func chatKey(u *models.Update) int64 {
 }
 
 // handle runs one update: it becomes a message for the router and the
-// replies are sent back to its chat.
-func (c *Channel) handle(ctx context.Context, u *models.Update) {
+// replies are sent back to its chat. stored is called once the router is
+// done with it (the turn and the update's dedupe key committed), before
+// the replies go out.
+func (c *Channel) handle(ctx context.Context, u *models.Update, stored func()) {
 	in, ok := c.inbound(ctx, u)
 	if !ok {
 		return
 	}
 	replies, err := c.h.Handle(ctx, in.msg)
+	stored()
 	if errors.Is(err, bot.ErrDuplicate) {
 		return // Telegram sent it again after a restart or a timeout
 	}
@@ -174,7 +177,7 @@ func largest(ps []models.PhotoSize) models.PhotoSize {
 // second press that it is too late.
 func (c *Channel) fromCallback(ctx context.Context, u *models.Update) (inbound, bool) {
 	cq := u.CallbackQuery
-	if _, err := c.api.AnswerCallbackQuery(ctx, &tgbot.AnswerCallbackQueryParams{CallbackQueryID: cq.ID}); err != nil {
+	if err := c.answerCallback(ctx, &tgbot.AnswerCallbackQueryParams{CallbackQueryID: cq.ID}); err != nil {
 		c.log.Warn("telegram: answer callback", "err", c.redact(err.Error()))
 	}
 	var chat models.Chat
@@ -201,7 +204,7 @@ func (c *Channel) fromCallback(ctx context.Context, u *models.Update) (inbound, 
 		return inbound{}, false
 	}
 	if cq.Message.Message != nil && cq.Message.Message.ReplyMarkup != nil {
-		_, err := c.api.EditMessageReplyMarkup(ctx, &tgbot.EditMessageReplyMarkupParams{ChatID: chat.ID, MessageID: msgID})
+		err := c.editReplyMarkup(ctx, &tgbot.EditMessageReplyMarkupParams{ChatID: chat.ID, MessageID: msgID})
 		if err != nil {
 			c.log.Debug("telegram: remove keyboard", "err", c.redact(err.Error()))
 		}

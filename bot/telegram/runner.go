@@ -15,10 +15,14 @@ type runner struct {
 	mu    sync.Mutex
 	chats map[int64][]func()
 	wg    sync.WaitGroup
+	// quiet is signalled whenever a chat's queue runs empty.
+	quiet *sync.Cond
 }
 
 func newRunner(log *slog.Logger) *runner {
-	return &runner{log: log, chats: map[int64][]func(){}}
+	r := &runner{log: log, chats: map[int64][]func(){}}
+	r.quiet = sync.NewCond(&r.mu)
+	return r
 }
 
 // submit queues job behind the chat's earlier jobs. It never blocks.
@@ -39,6 +43,7 @@ func (r *runner) drain(chat int64) {
 		q := r.chats[chat]
 		if len(q) == 0 {
 			delete(r.chats, chat)
+			r.quiet.Broadcast()
 			r.mu.Unlock()
 			return
 		}
@@ -64,3 +69,18 @@ func (r *runner) run(job func()) {
 
 // wait returns when every submitted job has run.
 func (r *runner) wait() { r.wg.Wait() }
+
+// settle returns once chat has no work, including jobs submitted for it
+// while it waits. Unlike wait it may be called while others submit: the
+// webhook answers before a turn's replies are sent, and tests settle a
+// chat to see them.
+func (r *runner) settle(chat int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		if _, busy := r.chats[chat]; !busy {
+			return
+		}
+		r.quiet.Wait()
+	}
+}

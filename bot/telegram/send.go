@@ -332,7 +332,7 @@ func (c *Channel) sendParts(ctx context.Context, chat int64, o outgoing, wait bo
 			if captioned || text == "" {
 				ph.ReplyMarkup = kb
 			}
-			m, err := c.retry(ctx, wait, func() (*models.Message, error) { return c.api.SendPhoto(ctx, ph) })
+			m, err := c.retry(ctx, wait, func() (*models.Message, error) { return c.sendPhoto(ctx, ph) })
 			switch {
 			case err == nil && (captioned || text == ""):
 				return m.ID, nil
@@ -368,7 +368,7 @@ func (c *Channel) sendParts(ctx context.Context, chat int64, o outgoing, wait bo
 		if i == len(parts)-1 {
 			params.ReplyMarkup = kb
 		}
-		m, err := c.retry(ctx, wait, func() (*models.Message, error) { return c.api.SendMessage(ctx, params) })
+		m, err := c.retry(ctx, wait, func() (*models.Message, error) { return c.sendMessage(ctx, params) })
 		if err != nil {
 			return 0, err
 		}

@@ -167,6 +167,7 @@ func (s *setup) post(t *testing.T, u models.Update, secretHeader string) int {
 	}
 	w := httptest.NewRecorder()
 	bot.Guard(quietLog(), s.ch).ServeHTTP(w, req)
+	telegram.Settle(s.ch, &u)
 	return w.Code
 }
 
@@ -340,6 +341,59 @@ func TestWebhookSlowUpdateHoldsOnlyItsChat(t *testing.T) {
 		if c := <-codes; c != 200 {
 			t.Fatalf("status %d", c)
 		}
+	}
+}
+
+// heldTransport holds every request until release is closed.
+type heldTransport struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (h heldTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	h.started <- struct{}{}
+	<-h.release
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestWebhookAnswersOnceStored: the webhook answers when the router is
+// done with the update (stored), without waiting for the reply to reach
+// Telegram; while the router still works on it, there is no answer, so
+// Telegram would send it again.
+func TestWebhookAnswersOnceStored(t *testing.T) {
+	routed := make(chan struct{})
+	held := heldTransport{started: make(chan struct{}, 1), release: make(chan struct{})}
+	s := newSetup(t, "webhook", func(bot.Message) []bot.Reply {
+		<-routed
+		return []bot.Reply{{Text: "收到"}}
+	}, func(o *telegram.Options) { o.HTTPClient = &http.Client{Transport: held} })
+	srv := httptest.NewServer(bot.Guard(quietLog(), s.ch))
+	defer srv.Close()
+	answered := make(chan int, 1)
+	go func() { answered <- postTo(srv.URL, s.f.TextUpdate(resident, resident, "hi"), secret) }()
+	s.rec.next(t) // the router has it
+	select {
+	case code := <-answered:
+		t.Fatalf("answered %d before the update was stored", code)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(routed)
+	<-held.started // the reply is on its way …
+	select {
+	case code := <-answered:
+		if code != http.StatusOK {
+			t.Fatalf("status %d", code)
+		}
+	case <-time.After(10 * time.Second):
+		close(held.release)
+		t.Fatal("no answer while the reply was held")
+	}
+	if len(s.f.Sent(resident)) != 0 {
+		t.Fatal("sent before the answer")
+	}
+	close(held.release) // … and arrives after the answer
+	if _, err := s.f.WaitSent(ctxT(t), resident, 1); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
+	"sync"
 
 	"github.com/go-telegram/bot/models"
 
@@ -14,9 +15,13 @@ import (
 // ServeHTTP is the webhook endpoint (POST telegram.webhook_path). A wrong
 // or missing X-Telegram-Bot-Api-Secret-Token is refused with 401 before
 // the body is read, so nothing is handled; the body is bounded by
-// bot.MaxBody. The answer comes after the update is handled, so an update
-// Telegram does not see answered is sent again (and recognised by its
-// update_id); updates of one chat are handled in the order they arrive.
+// bot.MaxBody. The answer comes once the update is stored (its turn and
+// its update_id committed together), so an update Telegram does not see
+// answered is sent again and recognised. The replies go out after the
+// answer: a crash between the two loses them whichever comes first, since
+// a redelivery would be refused as seen, and Telegram does not hold the
+// connection (or the next update) while they are sent. Updates of one chat
+// are handled, and answered, in the order they arrive.
 func (c *Channel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -38,14 +43,16 @@ func (c *Channel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not an update", http.StatusBadRequest)
 		return
 	}
-	done := make(chan struct{})
+	stored := make(chan struct{})
+	var once sync.Once
+	answer := func() { once.Do(func() { close(stored) }) }
 	work := context.WithoutCancel(r.Context())
 	c.runner.submit(chatKey(u), func() {
-		defer close(done)
-		c.handle(work, u)
+		defer answer() // an ignored update, or a panic
+		c.handle(work, u, answer)
 	})
 	select {
-	case <-done:
+	case <-stored:
 		w.WriteHeader(http.StatusOK)
 	case <-r.Context().Done():
 	}
