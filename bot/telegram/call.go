@@ -118,11 +118,18 @@ func (c *Channel) sendMessage(ctx context.Context, p *tgbot.SendMessageParams) (
 
 // sendPhoto sends a photo by file_id or URL (linli never uploads one).
 func (c *Channel) sendPhoto(ctx context.Context, p *tgbot.SendPhotoParams) (*models.Message, error) {
-	if _, ok := p.Photo.(*models.InputFileString); !ok {
+	ref, ok := p.Photo.(*models.InputFileString)
+	if !ok {
 		return c.api.SendPhoto(ctx, p) // an upload needs the multipart form
 	}
+	// InputFileString's own MarshalJSON quotes without escaping: a URL with
+	// a quote or a backslash would fail to encode or arrive changed.
+	params := struct {
+		*tgbot.SendPhotoParams
+		Photo string `json:"photo"`
+	}{p, ref.Data}
 	m := new(models.Message)
-	if err := c.call(ctx, c.opt.HTTPClient, "sendPhoto", p, m); err != nil {
+	if err := c.call(ctx, c.opt.HTTPClient, "sendPhoto", params, m); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	tgbot "github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
 
 	"linli/bot"
 	"linli/bot/telegram"
@@ -80,5 +81,26 @@ func TestCallErrorsMatchTheLibrary(t *testing.T) {
 	last := calls[len(calls)-1]
 	if !strings.HasPrefix(last.ContentType, "application/json") || last.Params["text"] != "测试 test" {
 		t.Fatalf("last call %+v", last)
+	}
+}
+
+// TestSendPhotoKeepsTheURL: a photo URL with characters JSON must escape
+// reaches the API exactly as the library's multipart form sends it.
+func TestSendPhotoKeepsTheURL(t *testing.T) {
+	s := newSetup(t, "webhook", nil)
+	ctx := ctxT(t)
+	for _, url := range []string{`https://img.example.org/a"b.png`, `https://img.example.org/a\b.png`, `https://img.example.org/a\u0041.png`, "https://img.example.org/a\tb.png"} {
+		p := &tgbot.SendPhotoParams{ChatID: resident, Photo: &models.InputFileString{Data: url}, Caption: "图"}
+		if _, err := s.ch.API().SendPhoto(ctx, p); err != nil {
+			t.Fatalf("library: %v", err)
+		}
+		if _, err := telegram.SendPhotoJSON(ctx, s.ch, p); err != nil {
+			t.Fatalf("channel: %q: %v", url, err)
+		}
+		calls := s.f.CallsTo("sendPhoto")
+		lib, ours := calls[len(calls)-2], calls[len(calls)-1]
+		if lib.Params["photo"] != url || ours.Params["photo"] != url || ours.Params["caption"] != "图" {
+			t.Fatalf("photo %q: library sent %q, channel %q", url, lib.Params["photo"], ours.Params["photo"])
+		}
 	}
 }

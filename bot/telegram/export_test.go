@@ -20,3 +20,8 @@ func SendMessageJSON(ctx context.Context, c *Channel, p *tgbot.SendMessageParams
 // Settle waits until every update of u's chat taken so far is handled
 // and its replies sent: the webhook answers before the replies go out.
 func Settle(c *Channel, u *models.Update) { c.runner.settle(chatKey(u)) }
+
+// SendPhotoJSON is the channel's own sendPhoto (call.go).
+func SendPhotoJSON(ctx context.Context, c *Channel, p *tgbot.SendPhotoParams) (*models.Message, error) {
+	return c.sendPhoto(ctx, p)
+}

@@ -33,7 +33,7 @@ func (c *Channel) poll(ctx context.Context) {
 			if errors.As(err, &tm) && tm.RetryAfter > 0 {
 				wait = time.Duration(tm.RetryAfter) * time.Second
 			}
-			c.log.Warn("telegram: poll failed", "err", err, "retry_in", wait)
+			c.log.Warn("telegram: poll failed", "err", c.redact(err.Error()), "retry_in", wait)
 			if c.sleep(ctx, wait) != nil {
 				break
 			}

@@ -3,15 +3,18 @@
 // into bot.Messages, renders replies (inline keyboards for choices), and
 // sends outbox rows as a notify.Sender.
 //
-// It uses github.com/go-telegram/bot for every API call and its models,
-// and works around the library's traps (see tgfake's package doc):
+// It uses github.com/go-telegram/bot's models and parameter types; the
+// calls every update makes go as JSON through call (call.go), setup calls
+// through the library. It works around the library's traps (see tgfake's
+// package doc):
 //
 //   - Updates are received by this package's own long poll or webhook
 //     handler, never the library's: its webhook handler answers 200 to a
 //     wrong secret and reads unbounded bodies, and its poller confirms an
 //     update before it is handled. Here a poll confirms a batch only once
-//     it is handled (or after Options.MaxHold, so one slow chat cannot hold
-//     up the rest), and the webhook answers after the update is handled.
+//     it is stored (or after Options.MaxHold, so one slow chat cannot hold
+//     up the rest), and the webhook answers once the update is stored; the
+//     replies follow.
 //   - Handlers would run concurrently in no order: updates are queued per
 //     chat instead and handled one at a time in arrival order per chat,
 //     different chats in parallel, with panics recovered.
@@ -89,7 +92,7 @@ type Options struct {
 	StaffCommands map[string][]Command
 	// PollTimeout is how long one long poll waits (default 50 s).
 	PollTimeout time.Duration
-	// MaxHold bounds how long a poll waits for its updates to be handled
+	// MaxHold bounds how long a poll waits for its updates to be stored
 	// before it confirms them and fetches more (default 5 s).
 	MaxHold time.Duration
 	// MaxRetryWait is the longest retry_after an immediate reply waits for
