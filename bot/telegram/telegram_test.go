@@ -344,16 +344,46 @@ func TestWebhookSlowUpdateHoldsOnlyItsChat(t *testing.T) {
 	}
 }
 
-// heldTransport holds every request until release is closed.
+// heldTransport holds every sendMessage until release is closed.
 type heldTransport struct {
 	started chan struct{}
 	release chan struct{}
 }
 
 func (h heldTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	h.started <- struct{}{}
-	<-h.release
+	if strings.HasSuffix(r.URL.Path, "/sendMessage") {
+		h.started <- struct{}{}
+		<-h.release
+	}
 	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestPollConfirmsOnceStored: the poll that confirms a batch goes out once
+// the batch is stored, while its replies are still on their way.
+func TestPollConfirmsOnceStored(t *testing.T) {
+	held := heldTransport{started: make(chan struct{}, 1), release: make(chan struct{})}
+	s := newSetup(t, "polling", func(bot.Message) []bot.Reply { return []bot.Reply{{Text: "收到"}} }, func(o *telegram.Options) {
+		o.HTTPClient = &http.Client{Transport: held}
+		o.MaxHold = time.Hour // only the stored batch may end the wait
+	})
+	u := s.f.TextUpdate(resident, resident, "hi")
+	s.f.Push(u)
+	s.run(t)
+	defer close(held.release)
+	<-held.started // stored, and the reply is being sent
+	if _, err := s.f.WaitFor(ctxT(t), func(calls []tgfake.Call) bool {
+		for _, c := range calls {
+			if c.Method == "getUpdates" && c.Params.Int("offset") == u.ID+1 {
+				return true
+			}
+		}
+		return false
+	}); err != nil {
+		t.Fatalf("no poll confirmed the update while its reply was held: %v", err)
+	}
+	if len(s.f.Sent(resident)) != 0 {
+		t.Fatal("the reply was not held")
+	}
 }
 
 // TestWebhookAnswersOnceStored: the webhook answers when the router is

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"linli/bot/telegram"
 	"linli/bot/telegram/tgfake"
 	"linli/flows"
 	"linli/store"
@@ -106,20 +107,34 @@ func TestTelegramWiring(t *testing.T) {
 	if code := post("abc_DEF-123"); code != http.StatusOK {
 		t.Fatalf("status %d", code)
 	}
-	// The reply is queued after its 502, which may come after the answer:
-	// the dispatcher is run until it has something to deliver.
-	for deadline := time.After(10 * time.Second); len(f.Sent(1001)) == before; {
-		if _, err := a.disp.RunOnce(ctx); err != nil {
+	// The replies are queued after the 502, which may come after the
+	// answer: wait for their rows, and nothing else sent meanwhile.
+	var queued int
+	for deadline := time.After(10 * time.Second); queued < 2; {
+		rows, err := a.st.RecentOutbox(ctx, 10)
+		if err != nil {
 			t.Fatal(err)
+		}
+		queued = 0
+		for _, r := range rows {
+			if r.Kind == telegram.KindChatReply && r.Status == store.OutboxPending && r.TargetAddress == "1001" {
+				queued++
+			}
 		}
 		select {
 		case <-deadline:
-			t.Fatal("queued reply not delivered")
+			t.Fatalf("%d replies queued, want the menu's two", queued)
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	if sent := f.Sent(1001); !strings.Contains(sent[before].Text, "普惠苑社区") {
-		t.Fatalf("queued reply: %+v", sent[before:])
+	if n := len(f.Sent(1001)); n != before {
+		t.Fatalf("%d sent after a 502 instead of queued", n-before)
+	}
+	if n, err := a.disp.RunOnce(ctx); err != nil || n != 2 {
+		t.Fatalf("dispatcher handled %d: %v", n, err)
+	}
+	if sent := f.Sent(1001); len(sent) != before+2 || !strings.Contains(sent[before].Text, "普惠苑社区") {
+		t.Fatalf("queued replies: %+v", sent[before:])
 	}
 	refused := 0
 	for _, c := range f.CallsTo("sendMessage") {
