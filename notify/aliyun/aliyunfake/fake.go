@@ -221,9 +221,13 @@ type Server struct {
 	ts   *httptest.Server
 	file *os.File
 
-	mu      sync.Mutex
-	calls   int
-	records []Record
+	mu    sync.Mutex
+	calls int
+	// batches holds the accepted records, one slice per request: a
+	// broadcast of 100,000 appended one by one to a single slice spent most
+	// of the fake's time copying it as it grew.
+	batches [][]Record
+	nrec    int
 	nonces  map[string]time.Time
 	rng     *rand.Rand
 	seq     int64
@@ -291,11 +295,18 @@ func (s *Server) Close() {
 func (s *Server) Sent() []Record {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Record, len(s.records))
-	for i, r := range s.records {
-		out[i] = r.clone()
-	}
+	out := make([]Record, 0, s.nrec)
+	s.eachLocked(func(r *Record) { out = append(out, r.clone()) })
 	return out
+}
+
+// eachLocked calls f with every accepted record, oldest first.
+func (s *Server) eachLocked(f func(r *Record)) {
+	for _, b := range s.batches {
+		for i := range b {
+			f(&b[i])
+		}
+	}
 }
 
 // CountByPhone returns how many accepted messages each number got.
@@ -303,9 +314,7 @@ func (s *Server) CountByPhone() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m := map[string]int{}
-	for _, r := range s.records {
-		m[r.Phone]++
-	}
+	s.eachLocked(func(r *Record) { m[r.Phone]++ })
 	return m
 }
 
@@ -322,7 +331,7 @@ func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = 0
-	s.records = nil
+	s.batches, s.nrec = nil, 0
 	s.nonces = map[string]time.Time{}
 	s.rng = rand.New(rand.NewPCG(s.cfg.seed, s.cfg.seed^0x9e3779b97f4a7c15))
 }
@@ -743,12 +752,13 @@ func (s *Server) accept(recs []Record) string {
 	for i := range recs {
 		recs[i].BizID = biz
 		recs[i].Time = now
-		s.records = append(s.records, recs[i])
 		if s.file != nil {
 			line, _ := json.Marshal(recs[i])
 			s.file.Write(append(line, '\n'))
 		}
 	}
+	s.batches = append(s.batches, recs)
+	s.nrec += len(recs)
 	return biz
 }
 
@@ -797,15 +807,15 @@ func (s *Server) querySendDetails(p map[string]string) (any, *apiError) {
 
 	s.mu.Lock()
 	var match []Record
-	for _, r := range s.records {
+	s.eachLocked(func(r *Record) {
 		if r.Phone != phone || (biz != "" && r.BizID != biz) {
-			continue
+			return
 		}
 		if y, m, d := r.Time.In(chinaTime).Date(); y != day.Year() || m != day.Month() || d != day.Day() {
-			continue
+			return
 		}
 		match = append(match, r.clone())
-	}
+	})
 	s.mu.Unlock()
 
 	body := &detailsBody{Code: "OK", Message: "OK", TotalCount: len(match)}
