@@ -41,8 +41,8 @@ func (a *app) wireNotify() error {
 	d.Lease = cfg.Schedule.Lease
 	d.HoldFor = cfg.Schedule.HoldFor
 	d.SMSBatch = cfg.SMS.BatchSize
-	// A round should hold a couple of full SendSms calls.
-	d.Batch = max(2*cfg.SMS.BatchSize, 200)
+	// A round holds one full SendSms call (see Dispatcher.Batch).
+	d.Batch = max(cfg.SMS.BatchSize, 200)
 	d.RegisterPull("web")
 	d.RegisterPull("console")
 	d.Register(notify.ChannelStaff, logStaffSender{log: a.log})
