@@ -128,39 +128,45 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 }
 
 // leaseAll leases chunks and hands them to p until none are due. The next
-// chunk is leased while the last one is processed: leasing and reading a
-// chunk cost as much CPU as the rest of processing it, and on a machine
-// with more than one core the two overlap (a broadcast by SendSms was
-// held to about half the provider's rate by this loop alone).
+// chunk is claimed while the last one is read and processed: leasing,
+// reading and planning a chunk cost as much CPU as the rest of sending it,
+// and on a machine with more than one core they overlap (a broadcast by
+// SendSms was held to about half the provider's rate by this loop alone).
+// The claim alone waits for the write lock, which the outcomes and marks
+// of earlier calls keep busy; the read is done on this side, so a claim
+// delayed by the lock still comes before its chunk is due.
 func (d *Dispatcher) leaseAll(ctx context.Context, p *pipeline) error {
 	type leased struct {
-		rows []store.OutboxRow
-		err  error
+		claim store.OutboxClaim
+		err   error
 	}
 	lease := func() leased {
 		if d.outbox != nil {
 			d.outbox.dirty.Store(false)
 		}
-		rows, err := d.st.LeaseOutbox(ctx, d.now(), d.Lease, max(d.Batch, 1))
-		return leased{rows, err}
+		c, err := d.st.ClaimOutbox(ctx, d.now(), d.Lease, max(d.Batch, 1))
+		return leased{c, err}
+	}
+	// release returns a chunk claimed ahead and never tried at once, rather
+	// than when its lease runs out.
+	release := func(l leased) {
+		if l.err == nil && l.claim.Len() > 0 {
+			if err := d.st.ReleaseClaim(p.send, l.claim); err != nil {
+				d.log.Error("outbox release", "rows", l.claim.Len(), "err", err)
+			}
+		}
 	}
 	next := make(chan leased, 1)
 	cur := lease()
 	for {
 		if ctx.Err() != nil {
-			if cur.err == nil && len(cur.rows) > 0 {
-				// Leased ahead and never tried: back at once rather than
-				// when the lease runs out.
-				if err := d.st.ReleaseOutbox(p.send, cur.rows); err != nil {
-					d.log.Error("outbox release", "rows", len(cur.rows), "err", err)
-				}
-			}
+			release(cur)
 			return nil
 		}
 		if cur.err != nil {
 			return fmt.Errorf("notify: lease: %w", cur.err)
 		}
-		if len(cur.rows) == 0 {
+		if cur.claim.Len() == 0 {
 			// Rows that arrive while the last calls finish (alerts about
 			// them, say) are sent in this run too.
 			p.idle()
@@ -171,7 +177,17 @@ func (d *Dispatcher) leaseAll(ctx context.Context, p *pipeline) error {
 			return nil
 		}
 		go func() { next <- lease() }()
-		d.process(p, cur.rows)
+		rows, err := d.st.ReadClaim(ctx, cur.claim) // releases its rows on failure
+		if err != nil {
+			release(<-next)
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("notify: lease: %w", err)
+		}
+		if len(rows) > 0 {
+			d.process(p, rows)
+		}
 		cur = <-next
 	}
 }

@@ -218,7 +218,36 @@ func (s *Store) OutboxRowByID(ctx context.Context, id int64) (OutboxRow, error) 
 // so leasing stays cheap with a hundred thousand rows waiting, and the
 // write lock is held only for the claim: the rows are read after it, when
 // they are this dispatcher's and nobody else changes them.
+//
+// LeaseOutbox is ClaimOutbox and ReadClaim at once.
 func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int, channels ...string) ([]OutboxRow, error) {
+	c, err := s.ClaimOutbox(ctx, now, lease, limit, channels...)
+	if err != nil || c.Len() == 0 {
+		return nil, err
+	}
+	return s.ReadClaim(ctx, c)
+}
+
+// OutboxClaim is a lease taken by ClaimOutbox whose rows are not read yet.
+type OutboxClaim struct {
+	claims []outboxClaimed
+	until  time.Time
+}
+
+type outboxClaimed struct {
+	id, order int64
+	status    string // before the claim
+}
+
+// Len is how many rows the claim holds.
+func (c OutboxClaim) Len() int { return len(c.claims) }
+
+// ClaimOutbox is the write of LeaseOutbox: it leases the rows and returns
+// which, in lease order, without reading them. A dispatcher claims its
+// next chunk while it reads and plans the last one (ReadClaim), so the
+// claim, which waits for the write lock, is all that stands between two
+// chunks.
+func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int, channels ...string) (OutboxClaim, error) {
 	filter, fargs := "", []any{}
 	if len(channels) > 0 {
 		filter = " AND target_channel IN (?" + strings.Repeat(", ?", len(channels)-1) + ")"
@@ -239,10 +268,7 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 		{"status = 'held' AND hold_until <= ?" + filter + " ORDER BY hold_until, id", append([]any{now.Unix()}, fargs...), OutboxHeld, "hold_until"},
 		{"status = 'pending' AND urgent = 0 AND due_at <= ?" + filter + " ORDER BY due_at, id", append([]any{now.Unix()}, fargs...), OutboxPending, "due_at"},
 	}
-	type claim struct {
-		id, order int64
-		status    string
-	}
+	type claim = outboxClaimed
 	claims := make([]claim, 0, min(limit, 4*inChunk)) // grown under the write lock otherwise
 	// Stored in whole seconds, rounded up: a lease is never shorter than
 	// asked, which the dispatcher counts on when it sees how much is left.
@@ -292,31 +318,52 @@ func (s *Store) LeaseOutbox(ctx context.Context, now time.Time, lease time.Durat
 		return nil
 	})
 	if err != nil || len(claims) == 0 {
-		return nil, err
+		return OutboxClaim{}, err
 	}
-	ids := make([]int64, len(claims))
-	for i, c := range claims {
-		ids[i] = c.id
+	return OutboxClaim{claims: claims, until: until}, nil
+}
+
+func (c OutboxClaim) ids() []int64 {
+	ids := make([]int64, len(c.claims))
+	for i, cl := range c.claims {
+		ids[i] = cl.id
 	}
+	return ids
+}
+
+// ReadClaim reads the rows of a claim, as LeaseOutbox returns them. Rows
+// erased since the claim are left out. When the read fails, nothing was
+// tried: the rows go back (or, should that fail too, wait for their lease
+// to run out).
+func (s *Store) ReadClaim(ctx context.Context, c OutboxClaim) ([]OutboxRow, error) {
+	ids := c.ids()
 	read, _, err := s.outboxByIDs(ctx, ids)
 	if err != nil {
-		// Nothing was tried: the rows go back (or, should that fail too,
-		// wait for their lease to run out).
-		s.WriteOutbox(context.WithoutCancel(ctx), OutboxWrites{Release: []OutboxLease{{IDs: ids, Until: until}}})
+		s.ReleaseClaim(context.WithoutCancel(ctx), c)
 		return nil, err
 	}
 	// read is in claim order; rows erased in between are left out.
 	out := read[:0]
-	for k, c := range claims {
+	for k, cl := range c.claims {
 		o := read[k]
-		if o.ID != c.id {
+		if o.ID != cl.id {
 			continue // erased in between
 		}
-		o.Status, o.LeaseUntil = c.status, until
+		o.Status, o.LeaseUntil = cl.status, c.until
 		o.Attempts--
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// ReleaseClaim returns the rows of a claim that was never read: due again
+// at once, their attempt not counted.
+func (s *Store) ReleaseClaim(ctx context.Context, c OutboxClaim) error {
+	if c.Len() == 0 {
+		return nil
+	}
+	_, err := s.WriteOutbox(ctx, OutboxWrites{Release: []OutboxLease{{IDs: c.ids(), Until: c.until}}})
+	return err
 }
 
 // outboxByIDs reads rows by id, in chunks of an IN list. Each row is put
@@ -568,15 +615,4 @@ func (s *Store) OutboxCounts(ctx context.Context) (map[[2]string]int, error) {
 // RecentOutbox lists the newest rows, for the operator's dev page.
 func (s *Store) RecentOutbox(ctx context.Context, limit int) ([]OutboxRow, error) {
 	return scanOutboxRows(s.db.QueryContext(ctx, "SELECT "+outboxColumns+" FROM outbox ORDER BY id DESC LIMIT ?", limit))
-}
-
-// ReleaseOutbox returns leased rows that were never attempted to pending,
-// undoing the attempt their lease counted (a dispatcher stopping).
-func (s *Store) ReleaseOutbox(ctx context.Context, rows []OutboxRow) error {
-	ids := make([]int64, len(rows))
-	for i, r := range rows {
-		ids[i] = r.ID
-	}
-	_, err := s.WriteOutbox(ctx, OutboxWrites{Release: []OutboxLease{{IDs: ids}}})
-	return err
 }

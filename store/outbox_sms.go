@@ -127,7 +127,7 @@ type OutboxWrites struct {
 	Finishes []OutboxFinish
 	Groups   []OutboxGroupFinish
 	// Release returns leased rows that were never attempted to pending and
-	// undoes the attempt their lease counted (see ReleaseOutbox).
+	// undoes the attempt their lease counted (see ReleaseClaim).
 	Release []OutboxLease
 	// Unmark is Release for rows whose mark was written but whose call was
 	// never made: their OutId is cleared too, as nothing can have gone out.
