@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
@@ -41,10 +42,22 @@ func chatKey(u *models.Update) int64 {
 	return 0
 }
 
+// take queues an update behind its chat's earlier ones and calls stored
+// exactly once: when the router is done with it (the turn and the update's
+// dedupe key committed), or when it is ignored or its handler panicked.
+// The webhook answers, and a poll confirms, on stored; the replies follow.
+func (c *Channel) take(ctx context.Context, u *models.Update, stored func()) {
+	var once sync.Once
+	done := func() { once.Do(stored) }
+	c.runner.submit(chatKey(u), func() {
+		defer done()
+		c.handle(ctx, u, done)
+	})
+}
+
 // handle runs one update: it becomes a message for the router and the
 // replies are sent back to its chat. stored is called once the router is
-// done with it (the turn and the update's dedupe key committed), before
-// the replies go out.
+// done with it, before the replies go out.
 func (c *Channel) handle(ctx context.Context, u *models.Update, stored func()) {
 	in, ok := c.inbound(ctx, u)
 	if !ok {

@@ -3,7 +3,6 @@ package telegram
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
@@ -14,9 +13,9 @@ import (
 // queued per chat, and the next poll, which confirms the batch to
 // Telegram, waits until the batch is stored (each turn committed with its
 // update_id) or MaxHold passed: a crash then loses at most the updates
-// that took longer than that, where the
-// library's own poller loses everything it queued. Redelivered updates are
-// recognised by their update_id (the message's DedupeKey).
+// that took longer than that, where the library's own poller loses
+// everything it queued. Redelivered updates are recognised by their
+// update_id (the message's DedupeKey).
 func (c *Channel) poll(ctx context.Context) {
 	var offset int64
 	backoff := time.Duration(0)
@@ -46,12 +45,7 @@ func (c *Channel) poll(ctx context.Context) {
 		stored := make(chan struct{}, len(ups))
 		for _, u := range ups {
 			offset = max(offset, u.ID+1)
-			var once sync.Once
-			done := func() { once.Do(func() { stored <- struct{}{} }) }
-			c.runner.submit(chatKey(u), func() {
-				defer done() // an ignored update, or a panic
-				c.handle(work, u, done)
-			})
+			c.take(work, u, func() { stored <- struct{}{} })
 		}
 		c.hold(ctx, stored, len(ups))
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"net/http"
-	"sync"
 
 	"github.com/go-telegram/bot/models"
 
@@ -44,13 +43,7 @@ func (c *Channel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stored := make(chan struct{})
-	var once sync.Once
-	answer := func() { once.Do(func() { close(stored) }) }
-	work := context.WithoutCancel(r.Context())
-	c.runner.submit(chatKey(u), func() {
-		defer answer() // an ignored update, or a panic
-		c.handle(work, u, answer)
-	})
+	c.take(context.WithoutCancel(r.Context()), u, func() { close(stored) })
 	select {
 	case <-stored:
 		w.WriteHeader(http.StatusOK)
